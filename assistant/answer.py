@@ -1,0 +1,241 @@
+"""The default, extractive answerer: faithful by construction.
+
+It picks the sentences of the retrieved passages that best answer the question, quotes them
+verbatim with ``[n]`` markers, and refuses when the best evidence is too weak.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from assistant.keyword import KeywordIndex
+from assistant.question import focus_terms
+from assistant.retrieval import Hit, Retriever
+from assistant.text import QUESTION_WORDS, tokens
+from ingest.embedding import Embedder
+from ingest.sentences import sentence_spans
+
+REFUSAL_TEXT = "The sources don't answer this question."
+_LIST_ITEM = re.compile(r"^\s*(?:\(\w{1,4}\)|\d{1,3}[.)]|[-*•])\s+")
+_LIST_INTRO = re.compile(r"(?::|\b(?:following|including|include|includes|are|as follows))\s*$")
+MAX_QUOTE_CHARS = 900
+
+
+@dataclass
+class Citation:
+    n: int
+    doc_id: str
+    title: str
+    source: str
+    location: str
+    quote: str
+    start: int
+    end: int
+    score: float
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["score"] = round(self.score, 4)
+        return data
+
+
+@dataclass
+class Answer:
+    answer: str
+    refused: bool
+    citations: list[Citation]
+    question: str = ""
+    passages: list[Citation] = field(default_factory=list)  # closest passages on refusal
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": [c.as_dict() for c in self.citations],
+            "passages": [c.as_dict() for c in self.passages],
+            "question": self.question,
+        }
+
+
+@dataclass
+class Candidate:
+    hit: Hit
+    rank: int
+    start: int  # offsets into the document
+    end: int
+    text: str
+    support: float = 0.0
+    features: dict[str, float] = field(default_factory=dict)
+
+
+def candidates(hits: list[Hit]) -> list[Candidate]:
+    """Sentences of the retrieved chunks; a list intro is kept together with its items."""
+    out: list[Candidate] = []
+    seen: set[tuple[str, int]] = set()
+    for rank, hit in enumerate(hits):
+        text = hit.chunk.text
+        spans = sentence_spans(text)
+        i = 0
+        while i < len(spans):
+            s, e = spans[i]
+            j = i + 1
+            if _is_intro(text[s:e]):
+                while (
+                    j < len(spans)
+                    and _LIST_ITEM.match(text[spans[j][0] : spans[j][1]])
+                    and spans[j][1] - s <= MAX_QUOTE_CHARS
+                ):
+                    j += 1
+            end = spans[j - 1][1]
+            key = (hit.chunk.doc_id, hit.chunk.start + s)
+            if key not in seen:
+                seen.add(key)
+                out.append(
+                    Candidate(hit, rank, hit.chunk.start + s, hit.chunk.start + end, text[s:end])
+                )
+            i += 1
+    return out
+
+
+class ExtractiveAnswerer:
+    def __init__(
+        self,
+        retriever: Retriever,
+        embedder: Embedder,
+        keyword: KeywordIndex,
+        *,
+        k: int = 6,
+        threshold: float = 0.5,
+        max_sentences: int = 4,
+    ):
+        self.retriever = retriever
+        self.embedder = embedder
+        self.keyword = keyword
+        self.k = k
+        self.threshold = threshold
+        self.max_sentences = max_sentences
+
+    def answer(self, question: str, *, context: str = "", k: int | None = None) -> Answer:
+        """Answer ``question``; ``context`` is earlier conversation used for follow-ups."""
+        query = f"{context} {question}".strip() if context else question
+        hits, ranked = self.rank(question, context=context, k=k)
+        if not ranked:
+            return Answer(REFUSAL_TEXT, True, [], question=query)
+        best = ranked[0]
+        if best.support < self.threshold:
+            return Answer(REFUSAL_TEXT, True, [], question=query, passages=_passages(hits))
+        chosen = [best]
+        for cand in ranked[1:]:
+            if len(chosen) >= self.max_sentences:
+                break
+            if cand.support < max(self.threshold, best.support - 0.12):
+                break
+            if any(_same_span(cand, c) for c in chosen):
+                continue
+            chosen.append(cand)
+        chosen.sort(key=lambda c: (c.rank, c.start))
+        citations = []
+        parts = []
+        for n, cand in enumerate(chosen, start=1):
+            chunk = cand.hit.chunk
+            citations.append(
+                Citation(
+                    n,
+                    chunk.doc_id,
+                    chunk.title,
+                    chunk.source,
+                    chunk.location,
+                    cand.text,
+                    cand.start,
+                    cand.end,
+                    cand.support,
+                )
+            )
+            parts.append(f"{cand.text} [{n}]")
+        return Answer(" ".join(parts), False, citations, question=query)
+
+    def rank(
+        self, question: str, *, context: str = "", k: int | None = None
+    ) -> tuple[list[Hit], list[Candidate]]:
+        """Retrieved passages and their candidate sentences, best supported first."""
+        query = f"{context} {question}".strip() if context else question
+        hits = self.retriever.search(query, k or self.k)
+        cands = candidates(hits)
+        if cands:
+            self._score(question, context, cands)
+        return hits, sorted(cands, key=lambda c: -c.support)
+
+    def _score(self, question: str, context: str, cands: list[Candidate]) -> None:
+        """Support of each candidate: similarity, plus coverage of the question's terms
+        weighted by how well each term tells the candidates apart, plus retrieval rank."""
+        q_terms = [t for t in dict.fromkeys(tokens(question)) if t not in QUESTION_WORDS]
+        focus = focus_terms(question)
+        cand_terms = [set(tokens(c.text)) for c in cands]
+        n = len(cands)
+        weight = {}
+        for t in q_terms:
+            df = sum(1 for terms in cand_terms if t in terms)
+            weight[t] = math.log(1 + (n - df + 0.5) / (df + 0.5)) * min(self.keyword.idf(t), 6.0)
+        mass = sum(weight.values()) or 1.0
+        q_vec = self.embedder.embed_query(f"{context} {question}".strip())
+        vectors = self.embedder.embed([c.text for c in cands])
+        dense = vectors @ q_vec
+        for cand, terms, sim in zip(cands, cand_terms, dense, strict=True):
+            lexical = sum(w for t, w in weight.items() if t in terms) / mass
+            evidence = terms | _chunk_terms(cand)
+            missing = [t for t in focus if t not in evidence]
+            cand.features = {
+                "dense": float(sim),
+                "lexical": lexical,
+                "hit": cand.hit.score,
+                "focus_missing": float(len(missing)),
+            }
+            cand.support = float(0.55 * sim + 0.3 * lexical + 0.15 * cand.hit.score)
+            if missing:
+                cand.support -= 0.5
+
+
+def _is_intro(sentence: str) -> bool:
+    stripped = sentence.rstrip()
+    return bool(_LIST_INTRO.search(stripped)) or not stripped.endswith(
+        (".", "!", "?", '"', "”", ")", ";")
+    )
+
+
+def _chunk_terms(cand: Candidate) -> set[str]:
+    cached = getattr(cand.hit, "_terms", None)
+    if cached is None:
+        chunk = cand.hit.chunk
+        cached = set(tokens(f"{chunk.title} {chunk.location} {chunk.text}"))
+        cand.hit._terms = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _same_span(a: Candidate, b: Candidate) -> bool:
+    return a.hit.chunk.doc_id == b.hit.chunk.doc_id and a.start < b.end and b.start < a.end
+
+
+def _passages(hits: list[Hit], limit: int = 3) -> list[Citation]:
+    return [
+        Citation(
+            n,
+            h.chunk.doc_id,
+            h.chunk.title,
+            h.chunk.source,
+            h.chunk.location,
+            h.chunk.text,
+            h.chunk.start,
+            h.chunk.end,
+            h.score,
+        )
+        for n, h in enumerate(hits[:limit], start=1)
+    ]
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(a, b) / ((np.linalg.norm(a) * np.linalg.norm(b)) or 1.0))

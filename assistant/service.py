@@ -1,0 +1,120 @@
+"""The composition root: reads Settings once and builds the store, model, retriever, answerer.
+
+The CLI and the HTTP API are thin shells over one ``Service``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import TypeVar
+
+from assistant.answer import Answer, ExtractiveAnswerer
+from assistant.conversation import Message, followup_context
+from assistant.errors import AssistantError, BadRequest, NotFound, StoreUnavailable
+from assistant.keyword import KeywordIndex
+from assistant.retrieval import Retriever
+from assistant.settings import Settings
+from ingest.embedding import Embedder
+from ingest.store import ChromaStore, DocRecord, StoreError, StoreUnavailableError
+from ingest.sync import IngestReport, ProgressFn, sync
+
+T = TypeVar("T")
+
+
+def sample_corpus_dir() -> Path:
+    return Path(str(resources.files("assistant") / "sample_data" / "corpus"))
+
+
+class Service:
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None):
+        self.settings = settings
+        self.embedder = embedder or Embedder(settings.embedding_model, settings.embed_batch_size)
+        if settings.chroma_url:
+            self.store = ChromaStore(url=settings.chroma_url, name=settings.collection)
+        else:
+            self.store = ChromaStore(path=settings.data_dir / "chroma", name=settings.collection)
+        self.keyword = KeywordIndex(self.store, settings.data_dir / "keyword-cache")
+        self.retriever = Retriever(
+            self.store, self.embedder, self.keyword, dense_weight=settings.dense_weight
+        )
+        self.answerer = ExtractiveAnswerer(
+            self.retriever,
+            self.embedder,
+            self.keyword,
+            k=settings.top_k,
+            threshold=settings.refusal_threshold,
+            max_sentences=settings.max_answer_sentences,
+        )
+
+    # -- documents ----------------------------------------------------------------------------
+    def ingest(
+        self, paths: Sequence[Path], *, prune: bool = False, progress: ProgressFn | None = None
+    ) -> IngestReport:
+        return _store_call(
+            lambda: sync(
+                paths,
+                self.store,
+                self.embedder,
+                prune=prune,
+                chunk_size=self.settings.chunk_size,
+                chunk_overlap=self.settings.chunk_overlap,
+                progress=progress,
+            )
+        )
+
+    def is_empty(self) -> bool:
+        return _store_call(lambda: not self.store.doc_records())
+
+    def ingest_sample(self, progress: ProgressFn | None = None) -> IngestReport:
+        return self.ingest([sample_corpus_dir()], progress=progress)
+
+    def sources(self) -> list[DocRecord]:
+        records = _store_call(self.store.doc_records)
+        return sorted(records.values(), key=lambda r: r.doc_id)
+
+    def remove(self, doc_id: str) -> int:
+        def run() -> int:
+            if self.store.doc_record(doc_id) is None and not self.store.chunk_ids(doc_id):
+                raise NotFound(f"no document with id {doc_id!r}; `assistant sources` lists them")
+            removed = self.store.delete_document(doc_id)
+            self.store.bump_generation()
+            return removed
+
+        return _store_call(run)
+
+    # -- questions ----------------------------------------------------------------------------
+    def ask(self, question: str, history: Sequence[Message] = (), k: int | None = None) -> Answer:
+        question = question.strip()
+        if not question:
+            raise BadRequest("the question is empty; ask something about your documents")
+        if len(question) > self.settings.max_question_chars:
+            raise BadRequest(
+                f"the question is {len(question)} characters long; the limit is "
+                f"{self.settings.max_question_chars} (ASSISTANT_MAX_QUESTION_CHARS)"
+            )
+        context = followup_context(question, list(history))
+        return _store_call(lambda: self.answerer.answer(question, context=context, k=k))
+
+    def health(self) -> dict[str, object]:
+        try:
+            self.store.ping()
+            store = {"ok": True, "chunks": self.store.count(), "where": self.store.where}
+        except StoreError as exc:
+            store = {"ok": False, "error": str(exc), "where": self.store.where}
+        return {
+            "ok": bool(store["ok"]),
+            "store": store,
+            "model": {"name": self.embedder.name, "loaded": self.embedder.loaded},
+        }
+
+
+def _store_call(fn: Callable[[], T]) -> T:
+    """Map store failures onto the assistant's error family."""
+    try:
+        return fn()
+    except StoreUnavailableError as exc:
+        raise StoreUnavailable(str(exc)) from None
+    except StoreError as exc:
+        raise AssistantError(str(exc)) from None

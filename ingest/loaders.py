@@ -1,0 +1,360 @@
+"""File loaders: each turns one file into normalised text with locations, or raises LoadError."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ingest.document import Block, Document
+from ingest.normalize import assemble
+
+
+class LoadError(Exception):
+    """A file that cannot be ingested; the message says why and what to do."""
+
+
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]\s+|\d{1,3}[.)]\s+|\(\w{1,4}\)\s+)")
+_INLINE_TAG = re.compile(
+    r"</?(?:span|u|b|i|em|strong|a|sup|sub|font|small|big|mark|abbr|cite|code)\b[^<>]*>",
+    re.DOTALL | re.IGNORECASE,
+)
+_TAG = re.compile(r"<(?:[a-zA-Z/!][^<>]*)>", re.DOTALL)
+_STRAY_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\w)|(?<=[\w.,;:!?])\*(?![\w*])")
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_EMPHASIS = re.compile(r"(\*\*|__|\*|`)(?=\S)(.+?)(?<=\S)\1")
+_BLANK = re.compile(r"\n\s*\n")
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """Decode a text file: UTF-8 (with or without BOM) or UTF-16 (BOM or evident); else error."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    if len(data) >= 4 and b"\x00" in data[:4096]:
+        sample = data[:4096]
+        even_nuls = sample[0::2].count(0)
+        odd_nuls = sample[1::2].count(0)
+        half = len(sample) // 2
+        if odd_nuls > 0.4 * half and even_nuls < 0.05 * half:
+            return _strict(data, "utf-16-le", name)
+        if even_nuls > 0.4 * half and odd_nuls < 0.05 * half:
+            return _strict(data, "utf-16-be", name)
+        raise LoadError("binary content, not text; only text, Markdown, HTML, PDF and DOCX load")
+    return _strict(data, "utf-8-sig", name)
+
+
+def _strict(data: bytes, encoding: str, name: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise LoadError(
+            f"not valid {encoding.replace('-sig', '').upper()} (bad byte at offset {exc.start}); "
+            "re-save the file as UTF-8 and ingest it again"
+        ) from None
+
+
+def _paragraph_blocks(text: str, page: int | None = None) -> list[Block]:
+    """Split plain text into blocks. Blank lines separate blocks; within a paragraph, wrapped
+    lines are joined, while a list item, a hard break (two trailing spaces) or a short line
+    that ends a sentence starts a new block."""
+    blocks: list[Block] = []
+    for para in _BLANK.split(text):
+        lines = [ln for ln in para.splitlines() if ln.strip()]
+        if not lines:
+            continue
+        width = max(len(ln.rstrip()) for ln in lines)
+        current: list[str] = []
+        for index, line in enumerate(lines):
+            if current and _starts_block(lines[index - 1], line, width):
+                blocks.append(Block(" ".join(current), page=page))
+                current = []
+            current.append(line.strip())
+        blocks.append(Block(" ".join(current), page=page))
+    return blocks
+
+
+def _starts_block(previous: str, line: str, width: int) -> bool:
+    if _LIST_ITEM.match(line) or previous.endswith("  ") or width < 40:
+        return True
+    prev = previous.rstrip()
+    return len(prev) < 0.7 * width and prev.endswith((".", ":", ";", "!", "?"))
+
+
+def _markdown_inline(text: str) -> str:
+    text = _MD_LINK.sub(r"\1", text)
+    for _ in range(2):
+        text = _MD_EMPHASIS.sub(r"\2", text)
+    text = _STRAY_EMPHASIS.sub("", text)
+    return html.unescape(text)
+
+
+def _split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    if not text.startswith("---"):
+        return {}, text
+    end = re.search(r"^---\s*$", text[3:], re.MULTILINE)
+    if end is None:
+        return {}, text
+    raw = text[3 : 3 + end.start()]
+    body = text[3 + end.end() :]
+    try:
+        meta = yaml.safe_load(raw) or {}
+    except yaml.YAMLError:
+        return {}, text
+    return (meta if isinstance(meta, dict) else {}), body
+
+
+def load_markdown(path: Path, doc_id: str, data: bytes) -> Document:
+    meta, body = _split_front_matter(decode_text(data, path.name))
+    body = _TAG.sub(" ", _INLINE_TAG.sub("", body))
+    blocks: list[Block] = []
+    first_heading = ""
+    para: list[str] = []
+
+    def flush() -> None:
+        if para:
+            blocks.extend(
+                Block(_markdown_inline(b.text)) for b in _paragraph_blocks("\n".join(para))
+            )
+            para.clear()
+
+    for line in body.splitlines():
+        match = _HEADING.match(line.strip())
+        if match:
+            flush()
+            heading = _markdown_inline(match.group(2))
+            first_heading = first_heading or heading
+            blocks.append(Block(heading, heading_level=len(match.group(1))))
+        elif not line.strip():
+            flush()
+        else:
+            para.append(line)
+    flush()
+    title = str(meta.get("title") or first_heading or path.stem)
+    return assemble(
+        doc_id,
+        blocks,
+        title=title,
+        source=str(meta.get("source_url") or meta.get("url") or path),
+        date=str(meta.get("date") or ""),
+    )
+
+
+def load_text(path: Path, doc_id: str, data: bytes) -> Document:
+    return assemble(
+        doc_id, _paragraph_blocks(decode_text(data, path.name)), title=path.stem, source=str(path)
+    )
+
+
+_HTML_DROP = [
+    "script",
+    "style",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "noscript",
+    "template",
+    "svg",
+    "form",
+    "button",
+    "iframe",
+]
+_HTML_BLOCKS = {
+    "p",
+    "li",
+    "td",
+    "th",
+    "pre",
+    "blockquote",
+    "dd",
+    "dt",
+    "figcaption",
+    "caption",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "div",
+    "section",
+    "article",
+    "main",
+    "body",
+    "tr",
+    "ul",
+    "ol",
+    "table",
+    "address",
+}
+
+
+def load_html(path: Path, doc_id: str, data: bytes) -> Document:
+    from bs4 import BeautifulSoup
+    from bs4.element import NavigableString, Tag
+
+    text = decode_text(data, path.name)
+    try:
+        soup = BeautifulSoup(text, "html.parser")
+        title_tag = soup.find("title")
+        title = title_tag.get_text(" ", strip=True) if title_tag else ""
+        for tag in soup.find_all(_HTML_DROP):
+            tag.decompose()
+        for tag in soup.find_all(["head", "title", "meta", "link"]):
+            tag.decompose()
+        blocks: list[Block] = []
+        first_h1 = ""
+
+        def walk(node: Tag) -> None:
+            nonlocal first_h1
+            inline: list[str] = []
+
+            def flush() -> None:
+                joined = " ".join(s for s in inline if s.strip())
+                if joined.strip():
+                    blocks.append(Block(joined))
+                inline.clear()
+
+            for child in node.children:
+                if isinstance(child, NavigableString):
+                    if type(child) is NavigableString:
+                        inline.append(str(child))
+                elif isinstance(child, Tag):
+                    name = child.name.lower()
+                    if name in {"h1", "h2", "h3", "h4", "h5", "h6"}:
+                        flush()
+                        heading = child.get_text(" ", strip=True)
+                        if heading:
+                            first_h1 = first_h1 or heading
+                            blocks.append(Block(heading, heading_level=int(name[1])))
+                    elif name == "br":
+                        inline.append(" ")
+                    elif name in _HTML_BLOCKS:
+                        flush()
+                        walk(child)
+                    else:
+                        inline.append(child.get_text(" "))
+            flush()
+
+        walk(soup)
+    except RecursionError:
+        raise LoadError("HTML nested too deeply to parse; simplify the file") from None
+    return assemble(doc_id, blocks, title=title or first_h1 or path.stem, source=str(path))
+
+
+def load_pdf(path: Path, doc_id: str, data: bytes) -> Document:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            try:
+                if not reader.decrypt(""):
+                    raise LoadError("encrypted PDF; remove the password and ingest it again")
+            except LoadError:
+                raise
+            except Exception:
+                raise LoadError("encrypted PDF; remove the password and ingest it again") from None
+        blocks: list[Block] = []
+        for number, page in enumerate(reader.pages, start=1):
+            blocks.extend(_paragraph_blocks(page.extract_text() or "", page=number))
+        info = reader.metadata
+        title = str(info.title) if info is not None and info.title else ""
+    except LoadError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        raise LoadError(f"corrupt or unreadable PDF ({exc}); re-export it and try again") from None
+    if not any(b.text.strip() for b in blocks):
+        raise LoadError("PDF has no text layer (scanned?); run OCR on it first")
+    return assemble(doc_id, blocks, title=title or path.stem, source=str(path))
+
+
+MAX_DOCX_UNCOMPRESSED = 100 * 1024 * 1024
+
+
+def load_docx(path: Path, doc_id: str, data: bytes) -> Document:
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        raise LoadError("corrupt DOCX (not a valid zip archive); re-save it from Word") from None
+    if total > MAX_DOCX_UNCOMPRESSED:
+        raise LoadError(
+            f"DOCX expands to {total // (1024 * 1024)} MB (limit "
+            f"{MAX_DOCX_UNCOMPRESSED // (1024 * 1024)} MB); possible zip bomb, not ingested"
+        )
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as exc:  # python-docx raises many types for broken packages
+        raise LoadError(f"corrupt DOCX ({type(exc).__name__}); re-save it from Word") from None
+    blocks: list[Block] = []
+    for para in document.paragraphs:
+        style = (para.style.name if para.style is not None else "") or ""
+        level = 0
+        if style == "Title":
+            level = 1
+        elif style.startswith("Heading"):
+            digits = "".join(ch for ch in style if ch.isdigit())
+            level = min(int(digits), 6) if digits else 1
+        blocks.append(Block(para.text, heading_level=level))
+    for table in document.tables:
+        for row in table.rows:
+            blocks.append(Block(" | ".join(cell.text for cell in row.cells)))
+    title = document.core_properties.title or next(
+        (b.text for b in blocks if b.heading_level and b.text.strip()), path.stem
+    )
+    return assemble(doc_id, blocks, title=title, source=str(path))
+
+
+Loader = Callable[[Path, str, bytes], Document]
+LOADERS: dict[str, Loader] = {
+    ".txt": load_text,
+    ".text": load_text,
+    ".md": load_markdown,
+    ".markdown": load_markdown,
+    ".html": load_html,
+    ".htm": load_html,
+    ".pdf": load_pdf,
+    ".docx": load_docx,
+}
+SUPPORTED_SUFFIXES = frozenset(LOADERS)
+
+
+def load_document(path: Path, doc_id: str) -> Document:
+    """Read and parse one file. Raises LoadError with a message for the ingest report."""
+    loader = LOADERS.get(path.suffix.lower())
+    if loader is None:
+        raise LoadError(
+            f"unsupported file type {path.suffix or '(none)'!r}; "
+            f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"
+        )
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise LoadError(f"file is {size // (1024 * 1024)} MB, over the 200 MB limit")
+        data = path.read_bytes()
+    except PermissionError:
+        raise LoadError("permission denied; make the file readable and ingest again") from None
+    except OSError as exc:
+        raise LoadError(f"cannot read file ({exc.strerror or exc})") from None
+    if not data.strip():
+        raise LoadError("empty file; nothing to ingest")
+    document = loader(path, doc_id, data)
+    if not document.text.strip():
+        raise LoadError("no text found in the file; nothing to ingest")
+    return document

@@ -1,0 +1,109 @@
+"""Sentence boundaries with offsets, shared by chunking and the extractive answerer."""
+
+from __future__ import annotations
+
+import re
+
+_BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9§])")
+_ABBREVIATIONS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sr",
+        "jr",
+        "st",
+        "no",
+        "nos",
+        "sec",
+        "secs",
+        "art",
+        "arts",
+        "para",
+        "paras",
+        "vol",
+        "fig",
+        "e.g",
+        "i.e",
+        "etc",
+        "vs",
+        "v",
+        "gen",
+        "lt",
+        "col",
+        "maj",
+        "capt",
+        "adm",
+        "sgt",
+        "cpl",
+        "pvt",
+        "cmdr",
+        "rep",
+        "sen",
+        "gov",
+        "pres",
+        "amb",
+        "inc",
+        "co",
+        "corp",
+        "ltd",
+        "dept",
+        "est",
+        "approx",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "u.s",
+        "u.n",
+        "u.k",
+        "d.c",
+        "p.l",
+        "pub",
+        "l",
+    ]
+)
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Return (start, end) spans of the sentences in ``text[start:end]``, trimmed of spaces.
+
+    Line breaks always end a sentence: list items and headings stand on their own lines.
+    """
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    for line in re.finditer(r"[^\n]+", text[start:end]):
+        line_start = start + line.start()
+        segment = line.group()
+        cursor = 0
+        for match in _BOUNDARY.finditer(segment):
+            before = segment[cursor : match.start() + 1]
+            last_word = re.search(r"([\w.]+)\.$", before)
+            if last_word:
+                word = last_word.group(1).lower()
+                if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+                    continue
+            cut = match.end()
+            _append(spans, text, line_start + cursor, line_start + cut)
+            cursor = cut
+        _append(spans, text, line_start + cursor, line_start + len(segment))
+    return spans
+
+
+def _append(spans: list[tuple[int, int]], text: str, s: int, e: int) -> None:
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    if e > s:
+        spans.append((s, e))

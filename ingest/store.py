@@ -1,0 +1,378 @@
+"""Chroma access (the only module that imports chromadb).
+
+Two collections: ``<name>_chunks`` holds chunk texts, embeddings and metadata; ``<name>_docs``
+holds one record per completely ingested document. A document record is written only after
+all of its chunks are in place, which is what makes an interrupted ingest recoverable.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+
+class StoreError(Exception):
+    """The store cannot be used; the message says what to do."""
+
+
+class StoreUnavailableError(StoreError):
+    """The Chroma server cannot be reached."""
+
+
+class ModelMismatchError(StoreError):
+    """The store was built with another embedding model."""
+
+
+@dataclass
+class DocRecord:
+    doc_id: str
+    doc_hash: str
+    title: str
+    source: str
+    path: str
+    date: str
+    chunks: int
+    size: int
+    mtime_ns: int
+    ingested_at: float
+
+    @classmethod
+    def from_metadata(cls, doc_id: str, meta: dict[str, Any]) -> DocRecord:
+        return cls(
+            doc_id=doc_id,
+            doc_hash=str(meta.get("doc_hash", "")),
+            title=str(meta.get("title", doc_id)),
+            source=str(meta.get("source", "")),
+            path=str(meta.get("path", "")),
+            date=str(meta.get("date", "")),
+            chunks=int(meta.get("chunks", 0)),
+            size=int(meta.get("size", -1)),
+            mtime_ns=int(meta.get("mtime_ns", -1)),
+            ingested_at=float(meta.get("ingested_at", 0.0)),
+        )
+
+
+@dataclass
+class StoredChunk:
+    chunk_id: str
+    text: str
+    doc_id: str
+    doc_hash: str
+    ordinal: int
+    start: int
+    end: int
+    location: str
+    title: str
+    source: str
+
+
+def _chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> StoredChunk:
+    return StoredChunk(
+        chunk_id=chunk_id,
+        text=text,
+        doc_id=str(meta["doc_id"]),
+        doc_hash=str(meta.get("doc_hash", "")),
+        ordinal=int(meta.get("ordinal", 0)),
+        start=int(meta.get("start", 0)),
+        end=int(meta.get("end", 0)),
+        location=str(meta.get("location", "")),
+        title=str(meta.get("title", "")),
+        source=str(meta.get("source", "")),
+    )
+
+
+def _unavailable(exc: Exception, where: str) -> StoreUnavailableError:
+    return StoreUnavailableError(
+        f"cannot reach the Chroma server at {where} ({type(exc).__name__}); "
+        "start it (chroma run --path DIR --port N) or unset ASSISTANT_CHROMA_URL"
+    )
+
+
+class ChromaStore:
+    """Chunk and document storage in an embedded Chroma directory or on a Chroma server."""
+
+    def __init__(
+        self, *, path: Path | None = None, url: str | None = None, name: str = "documents"
+    ):
+        if (path is None) == (url is None):
+            raise StoreError("give exactly one of a local store path or a Chroma server URL")
+        self.path = path
+        self.url = url
+        self.name = name
+        self._client: Any = None
+        self._chunks: Any = None
+        self._docs: Any = None
+
+    @property
+    def where(self) -> str:
+        return self.url or str(self.path)
+
+    # -- connection ---------------------------------------------------------------------------
+    def _connect(self) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        try:
+            if self.url is not None:
+                parsed = urlparse(self.url)
+                self._client = chromadb.HttpClient(
+                    host=parsed.hostname or "127.0.0.1",
+                    port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                    ssl=parsed.scheme == "https",
+                    settings=chroma_settings,
+                )
+            else:
+                assert self.path is not None
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._client = chromadb.PersistentClient(
+                    path=str(self.path), settings=chroma_settings
+                )
+            config: Any = {"hnsw": {"space": "cosine"}}
+            self._chunks = self._client.get_or_create_collection(
+                f"{self.name}_chunks", embedding_function=None, configuration=config
+            )
+            self._docs = self._client.get_or_create_collection(
+                f"{self.name}_docs", embedding_function=None
+            )
+        except StoreError:
+            raise
+        except Exception as exc:
+            self._client = None
+            if self.url is not None:
+                raise _unavailable(exc, self.url) from None
+            raise StoreError(f"cannot open the store at {self.path}: {exc}") from None
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a Chroma call, turning connection failures into StoreUnavailableError."""
+        if self._client is None:
+            self._connect()
+        try:
+            return fn(*args, **kwargs)
+        except StoreError:
+            raise
+        except Exception as exc:
+            if self.url is not None and _is_connection_error(exc):
+                self._client = None  # reconnect on the next call
+                raise _unavailable(exc, self.url) from None
+            raise
+
+    @property
+    def chunks(self) -> Any:
+        if self._client is None:
+            self._connect()
+        return self._chunks
+
+    @property
+    def docs(self) -> Any:
+        if self._client is None:
+            self._connect()
+        return self._docs
+
+    def ping(self) -> None:
+        """Raise StoreUnavailableError unless the store answers."""
+        self._call(lambda: self.chunks.count())
+
+    # -- model bookkeeping and change generation ----------------------------------------------
+    def _metadata(self) -> dict[str, Any]:
+        def read() -> dict[str, Any]:
+            collection = self._client.get_collection(f"{self.name}_chunks")
+            return dict(collection.metadata or {})
+
+        return self._call(read)
+
+    def _set_metadata(self, **changes: Any) -> None:
+        def write() -> None:
+            collection = self._client.get_collection(f"{self.name}_chunks")
+            meta = dict(collection.metadata or {})
+            meta.update(changes)
+            collection.modify(metadata=meta)
+
+        self._call(write)
+
+    def check_model(self, model_name: str) -> None:
+        """Fail clearly when the store was built with a different embedding model."""
+        stored = self._metadata().get("embedding_model")
+        if stored and stored != model_name:
+            raise ModelMismatchError(
+                f"the store at {self.where} was built with the embedding model {stored!r}, "
+                f"not {model_name!r}; set ASSISTANT_EMBEDDING_MODEL={stored} or re-index into a "
+                "new ASSISTANT_DATA_DIR (or ASSISTANT_COLLECTION) with the new model"
+            )
+
+    def record_model(self, model_name: str, dimension: int) -> None:
+        meta = self._metadata()
+        if meta.get("embedding_model") != model_name:
+            self._set_metadata(embedding_model=model_name, embedding_dim=dimension)
+
+    def generation(self) -> str:
+        """A token that changes whenever chunks are added or removed (keys the BM25 cache)."""
+        return str(self._metadata().get("generation", "empty"))
+
+    def bump_generation(self) -> None:
+        self._set_metadata(generation=uuid.uuid4().hex, changed_at=time.time())
+
+    # -- documents ----------------------------------------------------------------------------
+    def doc_records(self) -> dict[str, DocRecord]:
+        result = self._call(lambda: self.docs.get(include=["metadatas"]))
+        return {
+            doc_id: DocRecord.from_metadata(doc_id, meta or {})
+            for doc_id, meta in zip(result["ids"], result["metadatas"], strict=True)
+        }
+
+    def doc_record(self, doc_id: str) -> DocRecord | None:
+        result = self._call(lambda: self.docs.get(ids=[doc_id], include=["metadatas"]))
+        if not result["ids"]:
+            return None
+        return DocRecord.from_metadata(doc_id, result["metadatas"][0] or {})
+
+    def put_doc_record(self, record: DocRecord) -> None:
+        meta = {k: v for k, v in asdict(record).items() if k != "doc_id"}
+        self._call(
+            lambda: self.docs.upsert(ids=[record.doc_id], embeddings=[[1.0]], metadatas=[meta])
+        )
+
+    def delete_document(self, doc_id: str) -> int:
+        """Remove a document's chunks, then its record. Returns how many chunks went."""
+        removed = self.delete_chunks(doc_id)
+        self._call(lambda: self.docs.delete(ids=[doc_id]))
+        return removed
+
+    # -- chunks -------------------------------------------------------------------------------
+    def max_batch(self) -> int:
+        return int(self._call(lambda: self._client.get_max_batch_size()))
+
+    def upsert_chunks(
+        self,
+        ids: Sequence[str],
+        embeddings: np.ndarray,
+        texts: Sequence[str],
+        metadatas: Sequence[dict[str, Any]],
+    ) -> None:
+        step = min(self.max_batch(), 2000)
+        for s in range(0, len(ids), step):
+            e = s + step
+            self._call(
+                lambda s=s, e=e: self.chunks.upsert(
+                    ids=list(ids[s:e]),
+                    embeddings=embeddings[s:e],
+                    documents=list(texts[s:e]),
+                    metadatas=list(metadatas[s:e]),
+                )
+            )
+
+    def chunk_ids(self, doc_id: str) -> dict[str, str]:
+        """Chunk id -> doc_hash for one document."""
+        result = self._call(
+            lambda: self.chunks.get(where={"doc_id": doc_id}, include=["metadatas"])
+        )
+        return {
+            cid: str((meta or {}).get("doc_hash", ""))
+            for cid, meta in zip(result["ids"], result["metadatas"], strict=True)
+        }
+
+    def delete_chunks(self, doc_id: str, keep_hash: str | None = None) -> int:
+        """Delete a document's chunks, except those of ``keep_hash`` when given."""
+        stale = [cid for cid, h in self.chunk_ids(doc_id).items() if h != keep_hash]
+        for s in range(0, len(stale), 2000):
+            self._call(lambda s=s: self.chunks.delete(ids=stale[s : s + 2000]))
+        return len(stale)
+
+    def count(self) -> int:
+        return int(self._call(lambda: self.chunks.count()))
+
+    def iter_chunks(self, page: int = 2000) -> Iterator[StoredChunk]:
+        """Every chunk with its text and metadata, in pages (for the keyword index)."""
+        offset = 0
+        while True:
+            result = self._call(
+                lambda offset=offset: self.chunks.get(
+                    include=["documents", "metadatas"], limit=page, offset=offset
+                )
+            )
+            ids = result["ids"]
+            for cid, text, meta in zip(ids, result["documents"], result["metadatas"], strict=True):
+                yield _chunk_from(cid, text or "", meta or {})
+            if len(ids) < page:
+                return
+            offset += page
+
+    def chunk_metadata(self) -> list[tuple[str, dict[str, Any]]]:
+        result = self._call(lambda: self.chunks.get(include=["metadatas"]))
+        return [
+            (cid, meta or {}) for cid, meta in zip(result["ids"], result["metadatas"], strict=True)
+        ]
+
+    def get_chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
+        if not ids:
+            return []
+        result = self._call(
+            lambda: self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
+        )
+        found = {
+            cid: _chunk_from(cid, text or "", meta or {})
+            for cid, text, meta in zip(
+                result["ids"], result["documents"], result["metadatas"], strict=True
+            )
+        }
+        return [found[i] for i in ids if i in found]
+
+    def get_embeddings(self, ids: Sequence[str]) -> np.ndarray:
+        """Stored vectors for the given chunk ids, in that order (missing ids are skipped)."""
+        if not ids:
+            return np.zeros((0, 0), dtype=np.float32)
+        result = self._call(lambda: self.chunks.get(ids=list(ids), include=["embeddings"]))
+        found = dict(zip(result["ids"], result["embeddings"], strict=True))
+        return np.asarray([found[i] for i in ids if i in found], dtype=np.float32)
+
+    def query(self, embedding: np.ndarray, n: int) -> list[tuple[StoredChunk, float]]:
+        """Nearest chunks by cosine similarity (1 - distance), best first."""
+        total = self.count()
+        if total == 0:
+            return []
+        result = self._call(
+            lambda: self.chunks.query(
+                query_embeddings=[embedding],
+                n_results=min(n, total),
+                include=["documents", "metadatas", "distances"],
+            )
+        )
+        hits = []
+        for cid, text, meta, dist in zip(
+            result["ids"][0],
+            result["documents"][0],
+            result["metadatas"][0],
+            result["distances"][0],
+            strict=True,
+        ):
+            hits.append((_chunk_from(cid, text or "", meta or {}), 1.0 - float(dist)))
+        return hits
+
+
+def _is_connection_error(exc: Exception) -> bool:
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    text = str(exc).lower()
+    return (
+        bool(
+            names
+            & {
+                "ConnectError",
+                "ConnectionError",
+                "ConnectTimeout",
+                "ReadTimeout",
+                "RemoteProtocolError",
+                "ReadError",
+                "WriteError",
+                "TimeoutException",
+            }
+        )
+        or "connection" in text
+        or "could not connect" in text
+    )

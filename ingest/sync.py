@@ -1,0 +1,291 @@
+"""Incremental sync of files into the store.
+
+Unchanged files (same size and mtime, or same content hash) cost no embedding; changed files
+get their new chunks written first and their stale chunks deleted after; the document record
+is written last. A crash at any point leaves records that are either absent or stale, so the
+next run redoes exactly the unfinished documents, and deterministic chunk ids make that
+idempotent.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingest.chunking import chunk_document
+from ingest.document import Chunk, Document
+from ingest.embedding import Embedder
+from ingest.loaders import LoadError, load_document
+from ingest.store import ChromaStore, DocRecord
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    embedded: int = 0
+    model_loaded: bool = False
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "chunks": self.chunks,
+            "failed": self.failed,
+            "embedded": self.embedded,
+            "model_loaded": self.model_loaded,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    doc_id: str
+    root: Path
+
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+def discover(paths: Iterable[Path]) -> tuple[list[SourceFile], list[dict[str, str]]]:
+    """Expand files and directories into source files with stable ids (path from the root)."""
+    found: list[SourceFile] = []
+    problems: list[dict[str, str]] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            root = path.resolve()
+            for file in _walk(root, problems):
+                found.append(SourceFile(file, file.relative_to(root).as_posix(), root))
+        elif path.is_file():
+            resolved = path.resolve()
+            found.append(SourceFile(resolved, path.name, resolved.parent))
+        elif path.is_symlink():
+            problems.append({"path": str(path), "error": "broken symbolic link; fix or remove it"})
+        else:
+            problems.append({"path": str(path), "error": "no such file or directory"})
+    seen: set[str] = set()
+    unique = []
+    for source in found:
+        if source.doc_id in seen:
+            problems.append(
+                {
+                    "path": str(source.path),
+                    "error": f"duplicate document id {source.doc_id!r}; "
+                    "ingest the files from one root or rename one",
+                }
+            )
+            continue
+        seen.add(source.doc_id)
+        unique.append(source)
+    return unique, problems
+
+
+def _walk(root: Path, problems: list[dict[str, str]]) -> Iterator[Path]:
+    def on_error(err: OSError) -> None:
+        problems.append(
+            {"path": str(err.filename), "error": f"cannot list folder ({err.strerror})"}
+        )
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            file = Path(dirpath) / name
+            if file.is_symlink() and not file.exists():
+                problems.append({"path": str(file), "error": "broken or looping symbolic link"})
+                continue
+            yield file
+
+
+def embed_text(title: str, location: str, text: str) -> str:
+    """What gets embedded and keyword-indexed: the chunk with its title and heading context."""
+    context = [title] if title else []
+    if location and location != title:
+        context.append(location)
+    return "\n".join([*context, text])
+
+
+def chunk_metadata(chunk: Chunk, document: Document) -> dict[str, Any]:
+    return {
+        "doc_id": chunk.doc_id,
+        "doc_hash": chunk.doc_hash,
+        "ordinal": chunk.ordinal,
+        "start": chunk.start,
+        "end": chunk.end,
+        "location": chunk.location,
+        "title": document.title,
+        "source": document.source,
+    }
+
+
+class _Writer:
+    """Buffers chunks across documents so the encoder sees full batches."""
+
+    def __init__(
+        self, store: ChromaStore, embedder: Embedder, report: IngestReport, flush_at: int
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.report = report
+        self.flush_at = flush_at
+        self.pending: list[tuple[DocRecord, Document, list[Chunk], bool]] = []
+        self.size = 0
+        self.model_recorded = False
+
+    def add(self, record: DocRecord, document: Document, chunks: list[Chunk], is_new: bool) -> None:
+        self.pending.append((record, document, chunks, is_new))
+        self.size += len(chunks)
+        if self.size >= self.flush_at:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        texts: list[str] = []
+        for _, document, chunks, _ in self.pending:
+            texts.extend(embed_text(document.title, c.location, c.text) for c in chunks)
+        vectors = self.embedder.embed(texts)
+        if not self.model_recorded:
+            self.store.record_model(self.embedder.name, vectors.shape[1])
+            # readers' keyword caches must not trust the old generation once writes begin
+            self.store.bump_generation()
+            self.model_recorded = True
+        offset = 0
+        for record, document, chunks, is_new in self.pending:
+            n = len(chunks)
+            self.store.upsert_chunks(
+                [c.chunk_id for c in chunks],
+                vectors[offset : offset + n],
+                [c.text for c in chunks],
+                [chunk_metadata(c, document) for c in chunks],
+            )
+            offset += n
+            self.store.delete_chunks(record.doc_id, keep_hash=record.doc_hash)
+            self.store.put_doc_record(record)
+            self.report.chunks += n
+            self.report.embedded += n
+            if is_new:
+                self.report.added += 1
+            else:
+                self.report.updated += 1
+        self.pending.clear()
+        self.size = 0
+
+
+def sync(
+    paths: Iterable[Path],
+    store: ChromaStore,
+    embedder: Embedder,
+    *,
+    prune: bool = False,
+    chunk_size: int = 900,
+    chunk_overlap: int = 150,
+    progress: ProgressFn | None = None,
+    flush_at: int = 256,
+) -> IngestReport:
+    """Bring the store in line with the given files and folders; see the module docstring."""
+    started = time.perf_counter()
+    report = IngestReport()
+    sources, problems = discover(paths)
+    report.failed.extend(problems)
+    store.check_model(embedder.name)
+    records = store.doc_records()
+    writer = _Writer(store, embedder, report, flush_at)
+    changed = False
+    for done, source in enumerate(sources, start=1):
+        if progress:
+            progress(done - 1, len(sources), source.doc_id)
+        record = records.get(source.doc_id)
+        try:
+            stat = source.path.stat()
+        except OSError as exc:
+            report.failed.append(
+                {"path": str(source.path), "error": f"cannot read ({exc.strerror})"}
+            )
+            continue
+        if record and record.size == stat.st_size and record.mtime_ns == stat.st_mtime_ns:
+            report.unchanged += 1
+            continue
+        try:
+            document = load_document(source.path, source.doc_id)
+        except LoadError as exc:
+            report.failed.append({"path": str(source.path), "error": str(exc)})
+            continue
+        except Exception as exc:  # a loader bug must not abort the other files
+            report.failed.append(
+                {
+                    "path": str(source.path),
+                    "error": f"could not parse ({type(exc).__name__}: {exc})",
+                }
+            )
+            continue
+        new_record = DocRecord(
+            doc_id=source.doc_id,
+            doc_hash=document.content_hash,
+            title=document.title,
+            source=document.source,
+            path=str(source.path),
+            date=document.date,
+            chunks=0,
+            size=stat.st_size,
+            mtime_ns=stat.st_mtime_ns,
+            ingested_at=time.time(),
+        )
+        if record and record.doc_hash == new_record.doc_hash:
+            new_record.chunks = record.chunks
+            new_record.ingested_at = record.ingested_at
+            store.put_doc_record(new_record)  # touched but same text: remember the new mtime
+            report.unchanged += 1
+            continue
+        chunks = chunk_document(document, chunk_size, chunk_overlap)
+        new_record.chunks = len(chunks)
+        writer.add(new_record, document, chunks, is_new=record is None)
+        changed = True
+    writer.flush()
+    if prune:
+        present = {s.doc_id for s in sources}
+        roots = {s.root for s in sources} | {Path(p).resolve() for p in paths if Path(p).is_dir()}
+        for doc_id, record in records.items():
+            if doc_id in present:
+                continue
+            rec_path = Path(record.path)
+            if any(_is_within(rec_path, root) for root in roots) and not rec_path.exists():
+                store.delete_document(doc_id)
+                report.removed += 1
+                changed = True
+        # chunks of a new document whose ingest was interrupted and whose file is now gone
+        known = set(records) | present
+        orphans = {meta.get("doc_id") for _, meta in store.chunk_metadata()} - known
+        for doc_id in orphans:
+            if isinstance(doc_id, str):
+                store.delete_chunks(doc_id)
+                changed = True
+    if changed:
+        store.bump_generation()
+    if progress:
+        progress(len(sources), len(sources), "")
+    report.model_loaded = embedder.loaded
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+    except ValueError:
+        return False
+    return True
