@@ -35,8 +35,10 @@ _BLANK = re.compile(r"\n\s*\n")
 
 def decode_text(data: bytes, name: str) -> str:
     """Decode a text file: UTF-8 (with or without BOM) or UTF-16 (BOM or evident); else error."""
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return _strict(data, "utf-32", name)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        return _strict(data, "utf-16", name)
     if len(data) >= 4 and b"\x00" in data[:4096]:
         sample = data[:4096]
         even_nuls = sample[0::2].count(0)
@@ -166,34 +168,43 @@ _HTML_DROP = [
     "button",
     "iframe",
 ]
-_HTML_BLOCKS = {
-    "p",
-    "li",
-    "td",
-    "th",
-    "pre",
-    "blockquote",
-    "dd",
-    "dt",
-    "figcaption",
-    "caption",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "div",
-    "section",
-    "article",
-    "main",
-    "body",
-    "tr",
-    "ul",
-    "ol",
-    "table",
-    "address",
-}
+# Phrasing elements continue the current paragraph; every other element starts a new block.
+_HTML_INLINE = frozenset(
+    [
+        "a",
+        "abbr",
+        "b",
+        "bdi",
+        "bdo",
+        "big",
+        "cite",
+        "code",
+        "data",
+        "del",
+        "dfn",
+        "em",
+        "font",
+        "i",
+        "ins",
+        "kbd",
+        "label",
+        "mark",
+        "q",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strike",
+        "strong",
+        "sub",
+        "sup",
+        "time",
+        "tt",
+        "u",
+        "var",
+    ]
+)
+_HTML_HEADINGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
 
 
 def load_html(path: Path, doc_id: str, data: bytes) -> Document:
@@ -209,44 +220,46 @@ def load_html(path: Path, doc_id: str, data: bytes) -> Document:
             tag.decompose()
         for tag in soup.find_all(["head", "title", "meta", "link"]):
             tag.decompose()
+        for tag in soup.find_all("br"):
+            tag.replace_with(" ")
         blocks: list[Block] = []
-        first_h1 = ""
+        first_heading = ""
+        # Text nodes carry their own spacing, so pieces are joined with nothing: "<b>a</b>."
+        # must stay "a.", not "a ." (quotes are shown as verbatim source text).
+        inline: list[str] = []
+
+        def flush() -> None:
+            joined = "".join(inline)
+            if joined.strip():
+                blocks.append(Block(joined))
+            inline.clear()
 
         def walk(node: Tag) -> None:
-            nonlocal first_h1
-            inline: list[str] = []
-
-            def flush() -> None:
-                joined = " ".join(s for s in inline if s.strip())
-                if joined.strip():
-                    blocks.append(Block(joined))
-                inline.clear()
-
+            nonlocal first_heading
             for child in node.children:
                 if isinstance(child, NavigableString):
-                    if type(child) is NavigableString:
+                    if type(child) is NavigableString:  # not a comment, doctype or CDATA
                         inline.append(str(child))
                 elif isinstance(child, Tag):
                     name = child.name.lower()
-                    if name in {"h1", "h2", "h3", "h4", "h5", "h6"}:
+                    if name in _HTML_HEADINGS:
                         flush()
-                        heading = child.get_text(" ", strip=True)
+                        heading = " ".join(child.get_text("").split())
                         if heading:
-                            first_h1 = first_h1 or heading
+                            first_heading = first_heading or heading
                             blocks.append(Block(heading, heading_level=int(name[1])))
-                    elif name == "br":
-                        inline.append(" ")
-                    elif name in _HTML_BLOCKS:
-                        flush()
+                    elif name in _HTML_INLINE:
                         walk(child)
                     else:
-                        inline.append(child.get_text(" "))
-            flush()
+                        flush()
+                        walk(child)
+                        flush()
 
         walk(soup)
+        flush()
     except RecursionError:
         raise LoadError("HTML nested too deeply to parse; simplify the file") from None
-    return assemble(doc_id, blocks, title=title or first_h1 or path.stem, source=str(path))
+    return assemble(doc_id, blocks, title=title or first_heading or path.stem, source=str(path))
 
 
 def load_pdf(path: Path, doc_id: str, data: bytes) -> Document:
@@ -302,19 +315,23 @@ def load_docx(path: Path, doc_id: str, data: bytes) -> Document:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises many types for broken packages
         raise LoadError(f"corrupt DOCX ({type(exc).__name__}); re-save it from Word") from None
+    from docx.table import Table
+
     blocks: list[Block] = []
-    for para in document.paragraphs:
-        style = (para.style.name if para.style is not None else "") or ""
+    # body order, so a table sits under the heading it follows, not after the last section
+    for item in document.iter_inner_content():
+        if isinstance(item, Table):
+            for row in item.rows:
+                blocks.append(Block(" | ".join(cell.text for cell in row.cells)))
+            continue
+        style = (item.style.name if item.style is not None else "") or ""
         level = 0
         if style == "Title":
             level = 1
         elif style.startswith("Heading"):
             digits = "".join(ch for ch in style if ch.isdigit())
             level = min(int(digits), 6) if digits else 1
-        blocks.append(Block(para.text, heading_level=level))
-    for table in document.tables:
-        for row in table.rows:
-            blocks.append(Block(" | ".join(cell.text for cell in row.cells)))
+        blocks.append(Block(item.text, heading_level=level))
     title = document.core_properties.title or next(
         (b.text for b in blocks if b.heading_level and b.text.strip()), path.stem
     )
