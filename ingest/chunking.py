@@ -69,13 +69,18 @@ def chunk_document(document: Document, size: int = 900, overlap: int = 150) -> l
         )
         if j >= len(units):
             break
-        # overlap: restart a few whole sentences back, within the same section, never at i
+        # overlap: restart a few whole sentences back, within the same section, never at i,
+        # and only as far as still lets the next chunk take in unit j; otherwise the next
+        # chunk would be a mere copy of this one's tail
         k = j
+        nxt = units[j]
         while (
             k - 1 > i
+            and not nxt.heading
             and not units[k - 1].heading
-            and units[k - 1].location == units[j].location
+            and units[k - 1].location == nxt.location
             and last.end - units[k - 1].start <= overlap
+            and nxt.end - units[k - 1].start <= size
         ):
             k -= 1
         i = k
