@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ class DocRecord:
     size: int
     mtime_ns: int
     ingested_at: float
+    chunking: str = ""  # chunk size/overlap the chunks were cut with; a change re-chunks
 
     @classmethod
     def from_metadata(cls, doc_id: str, meta: dict[str, Any]) -> DocRecord:
@@ -56,6 +57,7 @@ class DocRecord:
             size=int(meta.get("size", -1)),
             mtime_ns=int(meta.get("mtime_ns", -1)),
             ingested_at=float(meta.get("ingested_at", 0.0)),
+            chunking=str(meta.get("chunking", "")),
         )
 
 
@@ -278,9 +280,18 @@ class ChromaStore:
             for cid, meta in zip(result["ids"], result["metadatas"], strict=True)
         }
 
-    def delete_chunks(self, doc_id: str, keep_hash: str | None = None) -> int:
-        """Delete a document's chunks, except those of ``keep_hash`` when given."""
-        stale = [cid for cid, h in self.chunk_ids(doc_id).items() if h != keep_hash]
+    def delete_chunks(
+        self,
+        doc_id: str,
+        keep_hash: str | None = None,
+        *,
+        keep_ids: Collection[str] | None = None,
+    ) -> int:
+        """Delete a document's chunks, except those of ``keep_hash`` or in ``keep_ids``."""
+        keep = set(keep_ids or ())
+        stale = [
+            cid for cid, h in self.chunk_ids(doc_id).items() if h != keep_hash and cid not in keep
+        ]
         for s in range(0, len(stale), 2000):
             self._call(lambda s=s: self.chunks.delete(ids=stale[s : s + 2000]))
         return len(stale)

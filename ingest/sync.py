@@ -174,7 +174,8 @@ class _Writer:
                 [chunk_metadata(c, document) for c in chunks],
             )
             offset += n
-            self.store.delete_chunks(record.doc_id, keep_hash=record.doc_hash)
+            # by id, not by hash: re-chunking the same text (new chunk size) reuses ids
+            self.store.delete_chunks(record.doc_id, keep_ids={c.chunk_id for c in chunks})
             self.store.put_doc_record(record)
             self.report.chunks += n
             self.report.embedded += n
@@ -204,6 +205,7 @@ def sync(
     report.failed.extend(problems)
     store.check_model(embedder.name)
     records = store.doc_records()
+    chunking = f"{chunk_size}/{chunk_overlap}"
     writer = _Writer(store, embedder, report, flush_at)
     changed = False
     for done, source in enumerate(sources, start=1):
@@ -217,7 +219,13 @@ def sync(
                 {"path": str(source.path), "error": f"cannot read ({exc.strerror})"}
             )
             continue
-        if record and record.size == stat.st_size and record.mtime_ns == stat.st_mtime_ns:
+        same_chunking = record is not None and record.chunking == chunking
+        if (
+            record
+            and same_chunking
+            and record.size == stat.st_size
+            and record.mtime_ns == stat.st_mtime_ns
+        ):
             report.unchanged += 1
             continue
         try:
@@ -244,8 +252,9 @@ def sync(
             size=stat.st_size,
             mtime_ns=stat.st_mtime_ns,
             ingested_at=time.time(),
+            chunking=chunking,
         )
-        if record and record.doc_hash == new_record.doc_hash:
+        if record and same_chunking and record.doc_hash == new_record.doc_hash:
             new_record.chunks = record.chunks
             new_record.ingested_at = record.ingested_at
             store.put_doc_record(new_record)  # touched but same text: remember the new mtime
@@ -270,9 +279,9 @@ def sync(
         # chunks of a new document whose ingest was interrupted and whose file is now gone
         known = set(records) | present
         orphans = {meta.get("doc_id") for _, meta in store.chunk_metadata()} - known
-        for doc_id in orphans:
-            if isinstance(doc_id, str):
-                store.delete_chunks(doc_id)
+        for orphan in orphans:
+            if isinstance(orphan, str):
+                store.delete_chunks(orphan)
                 changed = True
     if changed:
         store.bump_generation()
