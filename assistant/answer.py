@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from assistant.keyword import KeywordIndex
-from assistant.question import focus_terms
+from assistant.question import answer_type_ok, counted, focus_terms
 from assistant.retrieval import Hit, Retriever
 from assistant.text import QUESTION_WORDS, tokens
 from ingest.embedding import Embedder
@@ -133,7 +133,7 @@ class ExtractiveAnswerer:
         for cand in ranked[1:]:
             if len(chosen) >= self.max_sentences:
                 break
-            if cand.support < max(self.threshold, best.support - 0.12):
+            if cand.support < max(self.threshold - 0.1, best.support - 0.15):
                 break
             if any(_same_span(cand, c) for c in chosen):
                 continue
@@ -174,7 +174,7 @@ class ExtractiveAnswerer:
         """Support of each candidate: similarity, plus coverage of the question's terms
         weighted by how well each term tells the candidates apart, plus retrieval rank."""
         q_terms = [t for t in dict.fromkeys(tokens(question)) if t not in QUESTION_WORDS]
-        focus = focus_terms(question)
+        focus, focus_required = focus_terms(question)
         cand_terms = [set(tokens(c.text)) for c in cands]
         n = len(cands)
         weight = {}
@@ -182,22 +182,41 @@ class ExtractiveAnswerer:
             df = sum(1 for terms in cand_terms if t in terms)
             weight[t] = math.log(1 + (n - df + 0.5) / (df + 0.5)) * min(self.keyword.idf(t), 6.0)
         mass = sum(weight.values()) or 1.0
+        asked = set(q_terms) | set(tokens(context))
         q_vec = self.embedder.embed_query(f"{context} {question}".strip())
         vectors = self.embedder.embed([c.text for c in cands])
         dense = vectors @ q_vec
         for cand, terms, sim in zip(cands, cand_terms, dense, strict=True):
-            lexical = sum(w for t, w in weight.items() if t in terms) / mass
+            # words of the document title say which document, not which sentence answers
+            title = _title_terms(cand)
+            lexical = (
+                sum(w * (0.3 if t in title else 1.0) for t, w in weight.items() if t in terms)
+                / mass
+            )
             evidence = terms | _chunk_terms(cand)
-            missing = [t for t in focus if t not in evidence]
+            if focus_required:
+                missing = [t for t in focus if t not in terms]
+                if focus and not missing and not counted(question, cand.text, focus[-1]):
+                    missing = focus
+            else:
+                missing = [t for t in focus if t not in evidence]
+            novelty = len(terms - asked) / len(terms) if terms else 0.0
+            typed = answer_type_ok(question, cand.text)
             cand.features = {
                 "dense": float(sim),
                 "lexical": lexical,
                 "hit": cand.hit.score,
+                "novelty": novelty,
                 "focus_missing": float(len(missing)),
+                "type_ok": float(typed),
             }
-            cand.support = float(0.55 * sim + 0.3 * lexical + 0.15 * cand.hit.score)
+            cand.support = float(
+                0.5 * sim + 0.3 * lexical + 0.1 * cand.hit.score + 0.1 * min(novelty * 2, 1.0)
+            )
             if missing:
-                cand.support -= 0.5
+                cand.support -= 0.5 if focus_required else 0.2 * len(missing) / len(focus)
+            if not typed:
+                cand.support -= 0.3
 
 
 def _is_intro(sentence: str) -> bool:
@@ -205,6 +224,14 @@ def _is_intro(sentence: str) -> bool:
     return bool(_LIST_INTRO.search(stripped)) or not stripped.endswith(
         (".", "!", "?", '"', "”", ")", ";")
     )
+
+
+def _title_terms(cand: Candidate) -> set[str]:
+    cached = getattr(cand.hit, "_title_terms", None)
+    if cached is None:
+        cached = set(tokens(cand.hit.chunk.title))
+        cand.hit._title_terms = cached  # type: ignore[attr-defined]
+    return cached
 
 
 def _chunk_terms(cand: Candidate) -> set[str]:

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
         description="Weight of dense similarity against BM25 in the fused retrieval score.",
     )
     refusal_threshold: float = Field(
-        default=0.5,
+        default=0.48,
         ge=0.0,
         le=1.0,
         description="Minimum support score of the best sentence; below it the assistant refuses.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 _BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9§])")
+_INITIALISM = re.compile(r"^(?:[a-z]\.)*[a-z]$")  # "U.S.C", "e.g", a single initial
 _ABBREVIATIONS = frozenset(
     [
         "mr",
@@ -91,7 +92,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
             last_word = re.search(r"([\w.]+)\.$", before)
             if last_word:
                 word = last_word.group(1).lower()
-                if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+                if word in _ABBREVIATIONS or _INITIALISM.match(word):
                     continue
             cut = match.end()
             _append(spans, text, line_start + cursor, line_start + cut)
