@@ -1,0 +1,185 @@
+"""The real console entry point in a subprocess: JSON contracts, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.service import sample_corpus_dir
+from ingest.loaders import load_document
+
+REPORT_KEYS = {"added", "updated", "unchanged", "removed", "chunks", "failed"}
+ANSWER_KEYS = {"answer", "refused", "citations"}
+CITATION_KEYS = {"n", "doc_id", "title", "source", "location", "quote", "start", "end", "score"}
+SAMPLE_IDS = sorted(p.name for p in sample_corpus_dir().iterdir())
+
+
+def cli(
+    *args: str, data_dir: Path, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m assistant.cli`` with only the ASSISTANT_* variables given here."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    environ["ASSISTANT_DATA_DIR"] = str(data_dir)
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", *args],
+        cwd=cwd,  # an empty folder: no stray .env file is read
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "course.md").write_text(
+        "---\ntitle: Legal Course\n---\n# Course\n\nThe course trains military lawyers.\n",
+        encoding="utf-8",
+    )
+    (folder / "notes.txt").write_text("Notes on resolution 1325 and its follow-ups.\n")
+    (folder / "diagram.xyz").write_text("not a document")
+    return folder
+
+
+def test_ingest_json_report_and_incremental_rerun(tmp_path: Path, docs: Path) -> None:
+    data = tmp_path / "data"
+    missing = tmp_path / "missing.md"
+    first = cli("ingest", str(docs), str(missing), "--json", data_dir=data, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert set(report) >= REPORT_KEYS
+    assert (report["added"], report["updated"], report["unchanged"]) == (2, 0, 0)
+    assert report["chunks"] == 2
+    failed = {f["path"]: f["error"] for f in report["failed"]}
+    assert all(set(f) == {"path", "error"} for f in report["failed"])
+    assert failed[str(missing)] == "no such file or directory"
+    assert failed[str(docs / "diagram.xyz")].startswith("unsupported file type '.xyz'")
+
+    again = cli("ingest", str(docs), "--json", data_dir=data, cwd=tmp_path)
+    rerun = json.loads(again.stdout)
+    assert (rerun["added"], rerun["unchanged"], rerun["chunks"]) == (0, 2, 0)
+    assert rerun["model_loaded"] is False  # nothing to embed, so the model never loaded
+
+
+def test_ingest_of_nothing_loadable_fails(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    result = cli("ingest", str(missing), "--json", data_dir=tmp_path / "data", cwd=tmp_path)
+    assert result.returncode != 0
+    report = json.loads(result.stdout)
+    assert report["failed"] == [{"path": str(missing), "error": "no such file or directory"}]
+    assert report["added"] == report["chunks"] == 0
+
+
+def test_ingest_human_output_summarises_the_run(tmp_path: Path, sample_copy: Path) -> None:
+    result = cli("ingest", str(sample_corpus_dir()), data_dir=sample_copy, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"unchanged {len(SAMPLE_IDS)}" in result.stdout
+    assert "not loaded" in result.stdout
+
+
+def test_sources_json_lists_the_ingested_documents(tmp_path: Path, sample_copy: Path) -> None:
+    result = cli("sources", "--json", data_dir=sample_copy, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    sources = json.loads(result.stdout)
+    assert [s["doc_id"] for s in sources] == SAMPLE_IDS
+    by_id = {s["doc_id"]: s for s in sources}
+    fact_sheet = by_id["wh-factsheet-crsv-sanctions-2023.md"]  # front matter: URL and date
+    assert fact_sheet["source"].startswith("https://") and fact_sheet["date"].startswith("2023")
+    assert fact_sheet["chunks"] > 0
+    act = by_id["wps-act-22usc-2152j.md"]  # no front matter: the first heading and the path
+    assert act["title"].startswith("Title 22") and act["source"].endswith(act["doc_id"])
+
+
+def test_remove_deletes_a_document(tmp_path: Path, sample_copy: Path) -> None:
+    doc_id = "wh-statement-crsv-sanctions-2023.md"
+    result = cli("remove", doc_id, data_dir=sample_copy, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"removed {doc_id} (")
+    after = json.loads(cli("sources", "--json", data_dir=sample_copy, cwd=tmp_path).stdout)
+    assert [s["doc_id"] for s in after] == [d for d in SAMPLE_IDS if d != doc_id]
+    again = cli("remove", doc_id, data_dir=sample_copy, cwd=tmp_path)
+    assert doc_id in one_line_error(again)
+
+
+def test_remove_unknown_id_is_a_one_line_error(tmp_path: Path, sample_copy: Path) -> None:
+    result = cli("remove", "no-such-doc.md", data_dir=sample_copy, cwd=tmp_path)
+    line = one_line_error(result)
+    assert "no-such-doc.md" in line and "assistant sources" in line
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("question", ["", "   "], ids=["empty", "blank"])
+def test_ask_empty_question_is_a_one_line_error(
+    tmp_path: Path, sample_copy: Path, question: str
+) -> None:
+    result = cli("ask", question, data_dir=sample_copy, cwd=tmp_path)
+    assert "question is empty" in one_line_error(result)
+    assert result.stdout == ""
+
+
+def test_ask_k_out_of_range_is_a_usage_error(tmp_path: Path, sample_copy: Path) -> None:
+    result = cli("ask", "What is WPS?", "-k", "0", data_dir=sample_copy, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "-k" in one_line_error(result)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "field"),
+    [
+        ("ASSISTANT_CHUNK_SIZE", "abc", "chunk_size"),
+        ("ASSISTANT_CHUNK_SIZE", "10", "chunk_size"),
+        ("ASSISTANT_CHUNK_OVERLAP", "900", "CHUNK_OVERLAP"),
+        ("ASSISTANT_TOP_K", "0", "top_k"),
+        ("ASSISTANT_CHROMA_URL", "ftp://example", "chroma_url"),
+    ],
+    ids=["size-not-int", "size-too-small", "overlap-too-big", "top-k", "chroma-url"],
+)
+def test_bad_setting_is_a_one_line_error(
+    tmp_path: Path, variable: str, value: str, field: str
+) -> None:
+    result = cli("sources", data_dir=tmp_path / "data", cwd=tmp_path, env={variable: value})
+    line = one_line_error(result)
+    assert line.startswith("error: invalid setting") and field in line
+
+
+@pytest.mark.slow
+def test_ask_json_on_an_empty_store_ingests_the_sample_first(tmp_path: Path) -> None:
+    question = "What does the Women, Peace, and Security Act of 2017 require?"
+    result = cli("ask", question, "--json", data_dir=tmp_path / "data", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "ingesting the bundled sample corpus" in result.stderr
+    assert f"Ingested {len(SAMPLE_IDS)} sample documents" in result.stderr
+    answer = json.loads(result.stdout)
+    assert set(answer) >= ANSWER_KEYS
+    assert isinstance(answer["answer"], str) and answer["answer"]
+    # an answer cites passages; a refusal still lists the closest ones
+    quoted = answer.get("passages", []) if answer["refused"] else answer["citations"]
+    assert quoted
+    texts: dict[str, str] = {}
+    for citation in quoted:
+        assert set(citation) == CITATION_KEYS
+        if not answer["refused"]:
+            assert f"[{citation['n']}]" in answer["answer"]
+        doc_id = citation["doc_id"]
+        if doc_id not in texts:
+            texts[doc_id] = load_document(sample_corpus_dir() / doc_id, doc_id).text
+        # the quote is verbatim and its offsets point at it in the normalised document
+        assert texts[doc_id][citation["start"] : citation["end"]] == citation["quote"]
+    sources = cli("sources", "--json", data_dir=tmp_path / "data", cwd=tmp_path)
+    assert [s["doc_id"] for s in json.loads(sources.stdout)] == SAMPLE_IDS
