@@ -16,6 +16,7 @@ from assistant.errors import AssistantError, BadRequest, NotFound, StoreUnavaila
 from assistant.keyword import KeywordIndex
 from assistant.retrieval import Retriever
 from assistant.settings import Settings
+from assistant.uploads import Upload, UploadDir
 from ingest.embedding import Embedder
 from ingest.store import ChromaStore, DocRecord, StoreError, StoreUnavailableError
 from ingest.sync import IngestReport, ProgressFn, sync
@@ -83,6 +84,41 @@ class Service:
             return removed
 
         return _store_call(run)
+
+    # -- uploads (HTTP) -----------------------------------------------------------------------
+    @property
+    def uploads(self) -> UploadDir:
+        """Uploaded files live under the data dir; the document id is the safe file name."""
+        return UploadDir(self.settings.data_dir / "uploads")
+
+    def ingest_uploads(self, files: Sequence[Upload]) -> IngestReport:
+        """Store uploaded files and ingest them; a file with an existing name updates it.
+
+        Every file is checked before any is written, and a file the ingest rejects is rolled
+        back (to its earlier version, if any). Raises BadRequest when nothing could be ingested.
+        """
+        uploads = self.uploads
+        staged = uploads.stage(files, self.settings.max_upload_bytes)
+        try:
+            report = self.ingest([item.path for item in staged])
+        except BaseException:
+            uploads.rollback(staged)
+            raise
+        by_path = {str(item.path.resolve()): item.name for item in staged}
+        failed = {by_path.get(f["path"], f["path"]) for f in report.failed}
+        uploads.commit(staged, failed)
+        if failed and len(failed) == len(staged):
+            reasons = "; ".join(
+                f"{by_path.get(f['path'], f['path'])}: {f['error']}" for f in report.failed
+            )
+            raise BadRequest(f"nothing was ingested ({reasons})")
+        return report
+
+    def delete_document(self, doc_id: str) -> int:
+        """``remove`` plus this process's uploaded copy, so a deleted upload cannot come back."""
+        removed = self.remove(doc_id)
+        self.uploads.discard(doc_id)
+        return removed
 
     # -- questions ----------------------------------------------------------------------------
     def ask(self, question: str, history: Sequence[Message] = (), k: int | None = None) -> Answer:
