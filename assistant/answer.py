@@ -24,6 +24,7 @@ REFUSAL_TEXT = "The sources don't answer this question."
 _LIST_ITEM = re.compile(r"^\s*(?:\(\w{1,4}\)|\d{1,3}[.)]|[-*•])\s+")
 _LIST_INTRO = re.compile(r"(?::|\b(?:following|including|include|includes|are|as follows))\s*$")
 MAX_QUOTE_CHARS = 900
+_SHORTLIST = 24
 
 
 @dataclass
@@ -133,7 +134,7 @@ class ExtractiveAnswerer:
         for cand in ranked[1:]:
             if len(chosen) >= self.max_sentences:
                 break
-            if cand.support < max(self.threshold - 0.1, best.support - 0.15):
+            if cand.support < max(self.threshold - 0.1, best.support - 0.25):
                 break
             if any(_same_span(cand, c) for c in chosen):
                 continue
@@ -175,7 +176,13 @@ class ExtractiveAnswerer:
         weighted by how well each term tells the candidates apart, plus retrieval rank."""
         q_terms = [t for t in dict.fromkeys(tokens(question)) if t not in QUESTION_WORDS]
         focus, focus_required = focus_terms(question)
-        cand_terms = [set(tokens(c.text)) for c in cands]
+        expand = acronyms(list({c.hit.chunk.text for c in cands}))
+        cand_terms = [_terms_with_expansions(c.text, expand) for c in cands]
+        q_terms = [
+            t
+            for t in dict.fromkeys([*q_terms, *_terms_with_expansions(question, expand)])
+            if t not in QUESTION_WORDS
+        ]
         n = len(cands)
         weight = {}
         for t in q_terms:
@@ -184,9 +191,7 @@ class ExtractiveAnswerer:
         mass = sum(weight.values()) or 1.0
         asked = set(q_terms) | set(tokens(context))
         q_vec = self.embedder.embed_query(f"{context} {question}".strip())
-        vectors = self.embedder.embed([c.text for c in cands])
-        dense = vectors @ q_vec
-        for cand, terms, sim in zip(cands, cand_terms, dense, strict=True):
+        for cand, terms in zip(cands, cand_terms, strict=True):
             # words of the document title say which document, not which sentence answers
             title = _title_terms(cand)
             lexical = (
@@ -202,8 +207,13 @@ class ExtractiveAnswerer:
                 missing = [t for t in focus if t not in evidence]
             novelty = len(terms - asked) / len(terms) if terms else 0.0
             typed = answer_type_ok(question, cand.text)
+            penalty = 0.0
+            if missing:
+                penalty += 0.5 if focus_required else 0.2 * len(missing) / len(focus)
+            if not typed:
+                penalty += 0.3
             cand.features = {
-                "dense": float(sim),
+                "dense": 0.0,
                 "lexical": lexical,
                 "hit": cand.hit.score,
                 "novelty": novelty,
@@ -211,12 +221,56 @@ class ExtractiveAnswerer:
                 "type_ok": float(typed),
             }
             cand.support = float(
-                0.5 * sim + 0.3 * lexical + 0.1 * cand.hit.score + 0.1 * min(novelty * 2, 1.0)
+                0.3 * lexical + 0.1 * cand.hit.score + 0.1 * min(novelty * 2, 1.0) - penalty
             )
-            if missing:
-                cand.support -= 0.5 if focus_required else 0.2 * len(missing) / len(focus)
-            if not typed:
-                cand.support -= 0.3
+        # sentence embeddings are the costly part: only for the most promising candidates,
+        # judged with the passage's own similarity standing in for the sentence's
+        shortlist = sorted(cands, key=lambda c: -(c.support + 0.5 * c.hit.dense))[:_SHORTLIST]
+        vectors = self.embedder.embed_cached([c.text for c in shortlist])
+        for cand, sim in zip(shortlist, vectors @ q_vec, strict=True):
+            cand.features["dense"] = float(sim)
+            cand.support += 0.5 * float(sim)
+        embedded = {id(c) for c in shortlist}
+        for cand in cands:
+            if id(cand) not in embedded:
+                cand.support -= 1.0  # never chosen over an embedded, scored sentence
+
+
+_ACRONYM_DEF = re.compile(r"\(([A-Z][A-Za-z]{1,7})\)")
+
+
+def acronyms(texts: list[str]) -> dict[str, str]:
+    """Acronyms the texts define, as in "conflict-related sexual violence (CRSV)"."""
+    found: dict[str, str] = {}
+    for text in texts:
+        for match in _ACRONYM_DEF.finditer(text):
+            acronym = match.group(1)
+            letters = [ch.lower() for ch in acronym if ch.isupper()]
+            if len(letters) < 2:
+                continue
+            words = re.findall(
+                r"[\w’']+(?:-[\w’']+)*", text[max(0, match.start() - 200) : match.start()]
+            )
+            parts: list[str] = []
+            for word in reversed(words):
+                parts.insert(0, word)
+                initials = [p[0].lower() for w in parts for p in w.split("-") if p]
+                significant = [
+                    i
+                    for i, w in zip(
+                        initials, [p for w in parts for p in w.split("-") if p], strict=True
+                    )
+                    if w.lower() not in _MINOR
+                ]
+                if significant == letters or initials == letters:
+                    found[acronym.lower()] = " ".join(parts)
+                    break
+                if len(parts) > len(letters) + 3:
+                    break
+    return found
+
+
+_MINOR = frozenset(["of", "and", "the", "for", "on", "in", "to", "a", "an"])
 
 
 def _is_intro(sentence: str) -> bool:
@@ -224,6 +278,15 @@ def _is_intro(sentence: str) -> bool:
     return bool(_LIST_INTRO.search(stripped)) or not stripped.endswith(
         (".", "!", "?", '"', "”", ")", ";")
     )
+
+
+def _terms_with_expansions(text: str, expand: dict[str, str]) -> set[str]:
+    terms = set(tokens(text))
+    for word in re.findall(r"\b[A-Z][A-Za-z]{1,7}\b", text):
+        phrase = expand.get(word.lower())
+        if phrase:
+            terms.update(tokens(phrase))
+    return terms
 
 
 def _title_terms(cand: Candidate) -> set[str]:

@@ -14,7 +14,7 @@ from assistant.answer import Answer, ExtractiveAnswerer
 from assistant.conversation import Message, followup_context
 from assistant.errors import AssistantError, BadRequest, NotFound, StoreUnavailable
 from assistant.keyword import KeywordIndex
-from assistant.retrieval import Retriever
+from assistant.retrieval import Hit, Retriever
 from assistant.settings import Settings
 from assistant.uploads import Upload, UploadDir
 from ingest.embedding import Embedder
@@ -132,6 +132,12 @@ class Service:
             )
         context = followup_context(question, list(history))
         return _store_call(lambda: self.answerer.answer(question, context=context, k=k))
+
+    def retrieve(self, question: str, history: Sequence[Message] = (), k: int = 10) -> list[Hit]:
+        """The passages retrieval finds for a question (with follow-up context), best first."""
+        context = followup_context(question, list(history))
+        query = f"{context} {question}".strip()
+        return _store_call(lambda: self.retriever.search(query, k))
 
     def health(self) -> dict[str, object]:
         try:

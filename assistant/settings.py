@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Interface `assistant serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `assistant serve` uses.")
 
+    @field_validator("api_key", "embedding_model")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
     @field_validator("chroma_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:

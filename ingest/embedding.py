@@ -34,6 +34,7 @@ class Embedder:
         self._lock = threading.Lock()
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.texts_embedded = 0
+        self.cache_size = 20_000  # about 30 MB of 384-d vectors
 
     @property
     def loaded(self) -> bool:
@@ -79,6 +80,20 @@ class Embedder:
         self.texts_embedded += len(texts)
         return np.asarray(vectors, dtype=np.float32)
 
+    def embed_cached(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode texts, reusing vectors of texts seen recently (answer sentences recur)."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._query_cache))
+        if missing:
+            for text, vector in zip(missing, self.embed(missing), strict=True):
+                self._query_cache[text] = vector
+        rows = []
+        for text in texts:
+            self._query_cache.move_to_end(text)
+            rows.append(self._query_cache[text])
+        while len(self._query_cache) > self.cache_size:
+            self._query_cache.popitem(last=False)
+        return np.stack(rows) if rows else np.zeros((0, self.dimension), dtype=np.float32)
+
     def embed_query(self, text: str) -> np.ndarray:
         """Encode one query, remembering recent ones (follow-ups and retries repeat them)."""
         cached = self._query_cache.get(text)
@@ -87,6 +102,6 @@ class Embedder:
             return cached
         vector = self.embed([text])[0]
         self._query_cache[text] = vector
-        if len(self._query_cache) > 512:
+        if len(self._query_cache) > self.cache_size:
             self._query_cache.popitem(last=False)
         return vector
