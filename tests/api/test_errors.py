@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -180,6 +181,17 @@ def test_upload_as_json_is_rejected(client: TestClient) -> None:
 def test_request_body_over_the_limit_is_refused_before_parsing(client: TestClient) -> None:
     body = b'{"question": "' + b"x" * (5 * 1024 * 1024) + b'"}'
     response = client.post("/api/ask", content=body, headers={"content-type": "application/json"})
+    assert_client_error(response, 413)
+
+
+def test_chunked_body_over_the_limit_is_cut_off(client: TestClient) -> None:
+    def body() -> Iterator[bytes]:  # no Content-Length: the guard counts as it reads
+        yield b'{"question": "'
+        for _ in range(500):
+            yield b"x" * 10_000
+        yield b'"}'
+
+    response = client.post("/api/ask", content=body(), headers={"content-type": "application/json"})
     assert_client_error(response, 413)
 
 
