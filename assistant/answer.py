@@ -25,6 +25,8 @@ _LIST_ITEM = re.compile(r"^\s*(?:\(\w{1,4}\)|\d{1,3}[.)]|[-*•])\s+")
 _LIST_INTRO = re.compile(r"(?::|\b(?:following|including|include|includes|are|as follows))\s*$")
 MAX_QUOTE_CHARS = 900
 _SHORTLIST = 24
+_MIN_EXTRA_LEXICAL = 0.08
+_BULLET = re.compile(r"[-*•]\s+")
 
 
 @dataclass
@@ -93,6 +95,9 @@ def candidates(hits: list[Hit]) -> list[Candidate]:
                 ):
                     j += 1
             end = spans[j - 1][1]
+            bullet = _BULLET.match(text, s, end)
+            if bullet:  # quote the item, not its bullet
+                s = bullet.end()
             key = (hit.chunk.doc_id, hit.chunk.start + s)
             if key not in seen:
                 seen.add(key)
@@ -138,6 +143,8 @@ class ExtractiveAnswerer:
                 break
             if any(_same_span(cand, c) for c in chosen):
                 continue
+            if cand.features.get("lexical", 0.0) < _MIN_EXTRA_LEXICAL:
+                continue  # a further sentence must share a distinctive word of the question
             chosen.append(cand)
         chosen.sort(key=lambda c: (c.rank, c.start))
         citations = []
