@@ -20,9 +20,20 @@ from ingest.normalize import assemble, normalize_inline
         ("zero\u200bwidth\ufeff joiner\u200d", "zerowidth joiner"),
         ("bell\x07 and nul\x00 chars", "bell and nul chars"),
         ("\u3000ideographic\u3000space", "ideographic space"),
+        ("line\u2028separator\u2029para\x85next", "line separator para next"),
         ("", ""),
     ],
-    ids=["nfc", "strip", "spaces", "newlines", "zero-width", "control", "ideographic", "empty"],
+    ids=[
+        "nfc",
+        "strip",
+        "spaces",
+        "newlines",
+        "zero-width",
+        "control",
+        "ideographic",
+        "unicode-line-breaks",
+        "empty",
+    ],
 )
 def test_normalize_inline(raw: str, expected: str) -> None:
     result = normalize_inline(raw)
