@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 BUNDLED_MODEL_NAME = "all-MiniLM-L6-v2"
+# Names that mean the bundled model: loading them by name would go to the Hugging Face hub.
+_BUNDLED_ALIASES = frozenset([BUNDLED_MODEL_NAME, f"sentence-transformers/{BUNDLED_MODEL_NAME}"])
 
 
 def bundled_model_path() -> str:
@@ -26,8 +28,9 @@ class Embedder:
     """Lazy sentence-transformers encoder producing unit-length float32 vectors."""
 
     def __init__(self, model: str | None = None, batch_size: int = 64, device: str = "cpu"):
-        self.name = model or BUNDLED_MODEL_NAME
-        self._path = model
+        bundled = not model or model in _BUNDLED_ALIASES
+        self.name = BUNDLED_MODEL_NAME if bundled else str(model)
+        self._path = None if bundled else model
         self.batch_size = batch_size
         self.device = device
         self._model: Any = None
