@@ -241,11 +241,18 @@ class ChromaStore:
             lambda: self.docs.upsert(ids=[record.doc_id], embeddings=[[1.0]], metadatas=[meta])
         )
 
-    def delete_document(self, doc_id: str) -> int:
-        """Remove a document's chunks, then its record. Returns how many chunks went."""
-        removed = self.delete_chunks(doc_id)
+    def delete_doc_record(self, doc_id: str) -> None:
         self._call(lambda: self.docs.delete(ids=[doc_id]))
-        return removed
+
+    def delete_document(self, doc_id: str) -> int:
+        """Remove a document's record, then its chunks. Returns how many chunks went.
+
+        Record first: a record promises complete chunks, so an interruption must leave at
+        worst chunks without a record (which the next ingest redoes or prunes), never a
+        record that makes the next ingest skip the document as unchanged.
+        """
+        self.delete_doc_record(doc_id)
+        return self.delete_chunks(doc_id)
 
     # -- chunks -------------------------------------------------------------------------------
     def max_batch(self) -> int:

@@ -1,10 +1,10 @@
 """Incremental sync of files into the store.
 
 Unchanged files (same size and mtime, or same content hash) cost no embedding; changed files
-get their new chunks written first and their stale chunks deleted after; the document record
-is written last. A crash at any point leaves records that are either absent or stale, so the
-next run redoes exactly the unfinished documents, and deterministic chunk ids make that
-idempotent.
+have their old record deleted, their new chunks written, their stale chunks deleted, and the
+new record written last. So a record always means "all chunks of this hash are in place", and
+a crash at any point leaves the unfinished documents without a record: the next run redoes
+exactly those, and deterministic chunk ids make that idempotent.
 """
 
 from __future__ import annotations
@@ -166,6 +166,10 @@ class _Writer:
             self.model_recorded = True
         offset = 0
         for record, document, chunks, is_new in self.pending:
+            if not is_new:
+                # the old record promises the old chunks, which are about to go; without it
+                # an interrupted update is redone even if the file is reverted meanwhile
+                self.store.delete_doc_record(record.doc_id)
             n = len(chunks)
             self.store.upsert_chunks(
                 [c.chunk_id for c in chunks],

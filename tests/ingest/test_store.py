@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -63,3 +64,24 @@ def test_generation_changes_when_chunks_change(
     (corpus / "beta.txt").write_text("Rewritten beta notes.", encoding="utf-8")
     run_sync([corpus], synced, embedder)
     assert synced.generation() != first
+
+
+class _DiesAfterDeletingChunks(ChromaStore):
+    """The real store, but the process "dies" right after a document's chunks are deleted."""
+
+    def delete_chunks(self, doc_id: str, keep_hash: str | None = None, **kwargs: Any) -> int:
+        super().delete_chunks(doc_id, keep_hash, **kwargs)
+        raise KeyboardInterrupt
+
+
+def test_interrupted_removal_never_leaves_a_record_without_chunks(
+    synced: ChromaStore, corpus: Path, embedder: Embedder
+) -> None:
+    complete = chunk_state(synced)
+    dying = _DiesAfterDeletingChunks(path=synced.path)
+    with pytest.raises(KeyboardInterrupt):
+        dying.delete_document("beta.txt")
+    assert synced.doc_record("beta.txt") is None, "the record must go before the chunks"
+    report = run_sync([corpus], synced, embedder)  # the file is still there: it comes back
+    assert (report.added, report.unchanged) == (1, 2)
+    assert chunk_state(synced) == complete

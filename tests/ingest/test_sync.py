@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +14,7 @@ from assistant.service import sample_corpus_dir
 from ingest.chunking import chunk_document
 from ingest.embedding import Embedder
 from ingest.loaders import load_document
-from ingest.store import ChromaStore
+from ingest.store import ChromaStore, DocRecord
 from ingest.sync import IngestReport, sync
 from tests.ingest.conftest import (
     CHUNK_OVERLAP,
@@ -284,3 +286,118 @@ def test_new_chunk_size_re_chunks_and_leaves_no_stale_chunks(
     assert report.embedded == report.chunks == fresh.count() < N_DOCS * 2
     again = sync([corpus], synced, Embedder(), chunk_size=900, chunk_overlap=0)
     assert (again.unchanged, again.embedded) == (N_DOCS, 0)
+
+
+# -- interruption at every write ---------------------------------------------------------------
+
+
+class _Crash(BaseException):
+    """Stands for the process dying: nothing in the code under test may catch it."""
+
+
+class _DiesAtWrite(ChromaStore):
+    """The real store, except that the process "dies" just before its write number ``at``."""
+
+    def __init__(self, *, path: Path, at: int) -> None:
+        super().__init__(path=path)
+        self.at = at
+        self.writes = 0
+
+    def _write(self) -> None:
+        if self.writes == self.at:
+            raise _Crash
+        self.writes += 1
+
+    def _set_metadata(self, **changes: Any) -> None:
+        self._write()
+        super()._set_metadata(**changes)
+
+    def upsert_chunks(self, *args: Any, **kwargs: Any) -> None:
+        self._write()
+        super().upsert_chunks(*args, **kwargs)
+
+    def delete_chunks(self, *args: Any, **kwargs: Any) -> int:
+        self._write()
+        return super().delete_chunks(*args, **kwargs)
+
+    def put_doc_record(self, record: DocRecord) -> None:
+        self._write()
+        super().put_doc_record(record)
+
+
+def _records(store: ChromaStore) -> dict[str, tuple[str, int, str]]:
+    return {d: (r.doc_hash, r.chunks, r.path) for d, r in store.doc_records().items()}
+
+
+def _sweep(base: Path | None, corpus: Path, tmp_path: Path, embedder: Embedder) -> int:
+    """Crash a sync before each of its writes in turn; the next sync must finish the job."""
+    reference = ChromaStore(path=tmp_path / "reference")
+    run_sync([corpus], reference, embedder)
+    expected = (chunk_state(reference), _records(reference))
+    at = 0
+    while True:
+        path = tmp_path / f"crash-{at}"
+        if base is not None:
+            shutil.copytree(base, path)
+        dying = _DiesAtWrite(path=path, at=at)
+        try:
+            run_sync([corpus], dying, embedder, prune=True)
+        except _Crash:
+            pass
+        else:
+            return at  # no write left to crash before
+        # records must never promise chunks that are not there
+        for doc_id, record in dying.doc_records().items():
+            hashes = list(dying.chunk_ids(doc_id).values())
+            assert hashes.count(record.doc_hash) == record.chunks, (at, doc_id)
+        resumed = ChromaStore(path=path)
+        run_sync([corpus], resumed, embedder, prune=True)
+        assert (chunk_state(resumed), _records(resumed)) == expected, f"crash before write {at}"
+        at += 1
+
+
+def test_first_ingest_interrupted_before_any_write_is_completed_by_the_next(
+    corpus: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    writes = _sweep(None, corpus, tmp_path, embedder)
+    assert writes >= 3 * N_DOCS  # chunks, stale-chunk cleanup and record, per document
+
+
+def test_update_interrupted_before_any_write_is_completed_by_the_next(
+    synced: ChromaStore, corpus: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    assert synced.path is not None
+    base = tmp_path / "base"
+    shutil.copytree(synced.path, base)
+    (corpus / "beta.txt").write_text("Beta, rewritten: one short paragraph now.", encoding="utf-8")
+    (corpus / "gamma" / "delta.md").unlink()
+    (corpus / "new.md").write_text("# New\n\nA document added in the same run.", encoding="utf-8")
+    writes = _sweep(base, corpus, tmp_path, embedder)
+    assert writes >= 6
+
+
+def test_update_interrupted_then_reverted_gets_the_old_text_back(
+    synced: ChromaStore, corpus: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    """Crash mid-update, then the edit is undone: the store must not keep the edited text."""
+    assert synced.path is not None
+    complete = (chunk_state(synced), _records(synced))
+    path = corpus / "beta.txt"
+    original = path.read_text(encoding="utf-8")
+    at = 0
+    while True:
+        path.write_text(original + "\nAn edit that is later undone.\n", encoding="utf-8")
+        store_path = tmp_path / f"crash-{at}"
+        shutil.copytree(synced.path, store_path)
+        try:
+            run_sync([corpus], _DiesAtWrite(path=store_path, at=at), embedder)
+        except _Crash:
+            pass
+        else:
+            break
+        path.write_text(original, encoding="utf-8")  # same text as the record, new mtime
+        resumed = ChromaStore(path=store_path)
+        run_sync([corpus], resumed, embedder)
+        assert (chunk_state(resumed), _records(resumed)) == complete, f"crash before write {at}"
+        at += 1
+    assert at >= 3
