@@ -31,6 +31,9 @@ _STRAY_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\w)|(?<=[\w.,;:!?])\*(?![\w*])")
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MD_EMPHASIS = re.compile(r"(\*\*|__|\*|`)(?=\S)(.+?)(?<=\S)\1")
 _BLANK = re.compile(r"\n\s*\n")
+_MD_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_MD_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_MD_RULE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 
 
 def decode_text(data: bytes, name: str) -> str:
@@ -98,18 +101,21 @@ def _markdown_inline(text: str) -> str:
 
 
 def _split_front_matter(text: str) -> tuple[dict[str, Any], str]:
-    if not text.startswith("---"):
+    start = re.match(r"---[ \t]*\r?\n", text)
+    if start is None:
         return {}, text
-    end = re.search(r"^---\s*$", text[3:], re.MULTILINE)
+    end = re.search(r"^---[ \t]*\r?$", text[start.end() :], re.MULTILINE)
     if end is None:
         return {}, text
-    raw = text[3 : 3 + end.start()]
-    body = text[3 + end.end() :]
+    raw = text[start.end() : start.end() + end.start()]
+    body = text[start.end() + end.end() :]
     try:
-        meta = yaml.safe_load(raw) or {}
+        meta = yaml.safe_load(raw)
     except yaml.YAMLError:
         return {}, text
-    return (meta if isinstance(meta, dict) else {}), body
+    if not isinstance(meta, dict):  # a thematic break, not front matter: keep the text
+        return {}, text
+    return meta, body
 
 
 def load_markdown(path: Path, doc_id: str, data: bytes) -> Document:
@@ -126,18 +132,44 @@ def load_markdown(path: Path, doc_id: str, data: bytes) -> Document:
             )
             para.clear()
 
+    def add_heading(text: str, level: int) -> None:
+        nonlocal first_heading
+        heading = _markdown_inline(text)
+        first_heading = first_heading or heading
+        blocks.append(Block(heading, heading_level=level))
+
+    fence = ""  # the opening marker while inside a fenced code block
+    code: list[str] = []
     for line in body.splitlines():
+        marker = _MD_FENCE.match(line)
+        if fence:
+            if marker and marker.group(1)[0] == fence[0] and len(marker.group(1)) >= len(fence):
+                blocks.append(Block(" ".join(code)))  # verbatim: no heading or emphasis rules
+                code.clear()
+                fence = ""
+            else:
+                code.append(line)
+            continue
+        if marker:
+            flush()
+            fence = marker.group(1)
+            continue
         match = _HEADING.match(line.strip())
+        underline = _MD_SETEXT.match(line)
         if match:
             flush()
-            heading = _markdown_inline(match.group(2))
-            first_heading = first_heading or heading
-            blocks.append(Block(heading, heading_level=len(match.group(1))))
-        elif not line.strip():
+            add_heading(match.group(2), len(match.group(1)))
+        elif underline and para:  # "Title" over "=====" or "-----"
+            text = para.pop()
+            flush()
+            add_heading(text.strip(), 1 if underline.group(1)[0] == "=" else 2)
+        elif not line.strip() or _MD_RULE.match(line):
             flush()
         else:
             para.append(line)
     flush()
+    if code:  # an unclosed fence runs to the end of the file
+        blocks.append(Block(" ".join(code)))
     title = str(meta.get("title") or first_heading or path.stem)
     return assemble(
         doc_id,

@@ -56,6 +56,31 @@ def _markdown(path: Path) -> Path:
     return path
 
 
+def _markdown_structures(path: Path) -> Path:
+    path.write_text(
+        "Setext Title\n"
+        "============\n"
+        "\n"
+        "Intro paragraph.\n"
+        "\n"
+        "---\n"
+        "\n"
+        "Part B\n"
+        "------\n"
+        "\n"
+        "```bash\n"
+        "# a shell comment, not a heading\n"
+        "pip install it\n"
+        "```\n"
+        "\n"
+        "* * *\n"
+        "\n"
+        "Tail text with *emphasis*.\n",
+        encoding="utf-8",
+    )
+    return path
+
+
 def _html(path: Path) -> Path:
     path.write_text(
         "<!doctype html><html><head><title>Fact Sheet: Sanctions</title>"
@@ -121,6 +146,22 @@ CASES = [
         locations={
             "four lines of effort": "Strategy",
             "Agencies report every two years.": "Strategy > Reporting",
+        },
+    ),
+    Case(
+        "readme.md",
+        _markdown_structures,
+        title="Setext Title",
+        contains=[
+            "Intro paragraph.",
+            "# a shell comment, not a heading pip install it",
+            "Tail text with emphasis.",
+        ],
+        absent=["===", "---", "```", "* * *"],
+        locations={
+            "Intro paragraph.": "Setext Title",
+            "pip install it": "Setext Title > Part B",
+            "Tail text": "Setext Title > Part B",
         },
     ),
     Case(
@@ -210,6 +251,14 @@ def test_markdown_without_front_matter_takes_first_heading_as_title(tmp_path: Pa
     document = load_document(path, "plain.md")
     assert document.title == "The Real Title"
     assert document.source == str(path)
+
+
+def test_markdown_opening_rule_is_not_taken_for_front_matter(tmp_path: Path) -> None:
+    path = tmp_path / "rules.md"
+    path.write_text("---\n\nAn intro between rules.\n\n---\n\nThe body.\n", encoding="utf-8")
+    document = load_document(path, "rules.md")
+    assert document.text == "An intro between rules.\n\nThe body."
+    assert document.title == "rules"
 
 
 @pytest.mark.parametrize("name", ["diagram.xyz", "scan.png", "Makefile", "archive.tar.gz"])
