@@ -77,8 +77,13 @@ def discover(paths: Iterable[Path]) -> tuple[list[SourceFile], list[dict[str, st
         else:
             problems.append({"path": str(path), "error": "no such file or directory"})
     seen: set[str] = set()
+    seen_files: set[Path] = set()
     unique = []
     for source in found:
+        real = source.path.resolve()
+        if real in seen_files:  # named twice, e.g. a folder and a file in it: one document
+            continue
+        seen_files.add(real)
         if source.doc_id in seen:
             problems.append(
                 {
@@ -204,6 +209,7 @@ def sync(
 ) -> IngestReport:
     """Bring the store in line with the given files and folders; see the module docstring."""
     started = time.perf_counter()
+    paths = [Path(p) for p in paths]  # iterated twice (discover, prune): no one-shot iterators
     report = IngestReport()
     sources, problems = discover(paths)
     report.failed.extend(problems)
@@ -271,7 +277,7 @@ def sync(
     writer.flush()
     if prune:
         present = {s.doc_id for s in sources}
-        roots = {s.root for s in sources} | {Path(p).resolve() for p in paths if Path(p).is_dir()}
+        roots = {s.root for s in sources} | {p.resolve() for p in paths if p.is_dir()}
         for doc_id, record in records.items():
             if doc_id in present:
                 continue

@@ -401,3 +401,24 @@ def test_update_interrupted_then_reverted_gets_the_old_text_back(
         assert (chunk_state(resumed), _records(resumed)) == complete, f"crash before write {at}"
         at += 1
     assert at >= 3
+
+
+def test_a_file_named_twice_is_one_document(
+    corpus: Path, store: ChromaStore, embedder: Embedder
+) -> None:
+    paths = iter([corpus, corpus, corpus / "alpha.md"])  # any iterable, even a one-shot one
+    report = sync(paths, store, embedder, prune=True)
+    assert (report.added, report.failed) == (N_DOCS, [])
+    assert sorted(store.doc_records()) == sorted(SMALL_CORPUS)
+
+
+def test_same_id_from_two_roots_is_reported(
+    tmp_path: Path, store: ChromaStore, embedder: Embedder
+) -> None:
+    one = write_corpus(tmp_path / "one", {"notes.md": "# One\n\nFirst notes."})
+    two = write_corpus(tmp_path / "two", {"notes.md": "# Two\n\nSecond notes."})
+    report = run_sync([one, two], store, embedder)
+    assert report.added == 1
+    [problem] = report.failed
+    assert problem["path"] == str(two / "notes.md")
+    assert problem["error"].startswith("duplicate document id 'notes.md'")
