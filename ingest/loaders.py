@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import html
 import re
 from collections.abc import Callable
@@ -239,11 +240,32 @@ _HTML_INLINE = frozenset(
 _HTML_HEADINGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
 
 
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+def _decode_html(data: bytes, name: str) -> str:
+    """Unicode as for text files; failing that, the charset the page declares in a <meta>."""
+    try:
+        return decode_text(data, name)
+    except LoadError:
+        declared = _META_CHARSET.search(data[:4096])
+        if declared is None:
+            raise
+        encoding = declared.group(1).decode("ascii").lower()
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise LoadError(
+                f"the page declares an unknown charset {encoding!r}; re-save it as UTF-8"
+            ) from None
+        return _strict(data, encoding, name)
+
+
 def load_html(path: Path, doc_id: str, data: bytes) -> Document:
     from bs4 import BeautifulSoup
     from bs4.element import NavigableString, Tag
 
-    text = decode_text(data, path.name)
+    text = _decode_html(data, path.name)
     try:
         soup = BeautifulSoup(text, "html.parser")
         title_tag = soup.find("title")

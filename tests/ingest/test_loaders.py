@@ -302,3 +302,36 @@ def test_decode_text_accepts_unicode_encodings(data: bytes, expected: str) -> No
 def test_decode_text_rejects_other_bytes_with_a_load_error(data: bytes, message: str) -> None:
     with pytest.raises(LoadError, match=message.replace("(", r"\(").replace(")", r"\)")):
         decode_text(data, "f.txt")
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        '<meta charset="windows-1252">',
+        '<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1">',
+    ],
+    ids=["meta-charset", "http-equiv"],
+)
+def test_html_in_its_declared_legacy_charset_loads(tmp_path: Path, head: str) -> None:
+    page = f"<html><head>{head}<title>Caf\u00e9 news</title></head><body><p>R\u00e9sum\u00e9.</p>"
+    path = tmp_path / "legacy.html"
+    path.write_bytes(page.encode("latin-1"))
+    document = load_document(path, "legacy.html")
+    assert (document.title, document.text) == ("Caf\u00e9 news", "R\u00e9sum\u00e9.")
+
+
+@pytest.mark.parametrize(
+    ("page", "message"),
+    [
+        ("<p>caf\u00e9</p>", "not valid UTF-8"),  # no declaration: not guessed
+        ('<meta charset="no-such-codec"><p>caf\u00e9</p>', "unknown charset 'no-such-codec'"),
+    ],
+    ids=["undeclared", "unknown-charset"],
+)
+def test_html_in_an_undeclared_or_unknown_charset_is_a_load_error(
+    tmp_path: Path, page: str, message: str
+) -> None:
+    path = tmp_path / "legacy.html"
+    path.write_bytes(page.encode("latin-1"))
+    with pytest.raises(LoadError, match=message):
+        load_document(path, "legacy.html")
