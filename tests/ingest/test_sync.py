@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -298,8 +298,8 @@ class _Crash(BaseException):
 class _DiesAtWrite(ChromaStore):
     """The real store, except that the process "dies" just before its write number ``at``."""
 
-    def __init__(self, *, path: Path, at: int) -> None:
-        super().__init__(path=path)
+    def __init__(self, *, path: Path, name: str, at: int) -> None:
+        super().__init__(path=path, name=name)
         self.at = at
         self.writes = 0
 
@@ -320,6 +320,10 @@ class _DiesAtWrite(ChromaStore):
         self._write()
         return super().delete_chunks(*args, **kwargs)
 
+    def delete_doc_record(self, doc_id: str) -> None:
+        self._write()
+        super().delete_doc_record(doc_id)
+
     def put_doc_record(self, record: DocRecord) -> None:
         self._write()
         super().put_doc_record(record)
@@ -329,78 +333,118 @@ def _records(store: ChromaStore) -> dict[str, tuple[str, int, str]]:
     return {d: (r.doc_hash, r.chunks, r.path) for d, r in store.doc_records().items()}
 
 
-def _sweep(base: Path | None, corpus: Path, tmp_path: Path, embedder: Embedder) -> int:
-    """Crash a sync before each of its writes in turn; the next sync must finish the job."""
-    reference = ChromaStore(path=tmp_path / "reference")
-    run_sync([corpus], reference, embedder)
-    expected = (chunk_state(reference), _records(reference))
+def _state(store: ChromaStore) -> tuple[set[tuple[str, str, str, str]], dict[str, Any]]:
+    return chunk_state(store), _records(store)
+
+
+def _sweep(
+    corpus: Path,
+    chroma: Path,
+    embedder: Embedder,
+    expected: tuple[set[tuple[str, str, str, str]], dict[str, Any]],
+    prepare: Callable[[ChromaStore], None] = lambda store: None,
+    before_resume: Callable[[], None] = lambda: None,
+) -> int:
+    """Crash a sync before each of its writes in turn (one collection per crash point); the
+    next sync must leave ``expected``. Returns how many writes an uninterrupted sync makes."""
     at = 0
     while True:
-        path = tmp_path / f"crash-{at}"
-        if base is not None:
-            shutil.copytree(base, path)
-        dying = _DiesAtWrite(path=path, at=at)
+        name = f"crash{at}"
+        prepare(ChromaStore(path=chroma, name=name))
+        dying = _DiesAtWrite(path=chroma, name=name, at=at)
         try:
             run_sync([corpus], dying, embedder, prune=True)
         except _Crash:
             pass
         else:
-            return at  # no write left to crash before
-        # records must never promise chunks that are not there
+            return at
+        # a record always promises all chunks of its hash
         for doc_id, record in dying.doc_records().items():
             hashes = list(dying.chunk_ids(doc_id).values())
             assert hashes.count(record.doc_hash) == record.chunks, (at, doc_id)
-        resumed = ChromaStore(path=path)
+        before_resume()
+        resumed = ChromaStore(path=chroma, name=name)
         run_sync([corpus], resumed, embedder, prune=True)
-        assert (chunk_state(resumed), _records(resumed)) == expected, f"crash before write {at}"
+        assert _state(resumed) == expected, f"crash before write {at}"
         at += 1
 
 
+def _clean_state(corpus: Path, chroma: Path, embedder: Embedder) -> Any:
+    reference = ChromaStore(path=chroma, name="reference")
+    run_sync([corpus], reference, embedder)
+    return _state(reference)
+
+
+# One short chunk per document: the sweeps run a sync per write, so keep them cheap.
+TINY_CORPUS = {
+    "alpha.md": "# Alpha\n\nAlpha trains advisors.",
+    "beta.txt": "Beta notes on resolution 1325.",
+    "gamma/delta.md": "# Delta\n\nDelta covers sanctions.",
+}
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    return write_corpus(tmp_path / "tiny", TINY_CORPUS)
+
+
 def test_first_ingest_interrupted_before_any_write_is_completed_by_the_next(
-    corpus: Path, tmp_path: Path, embedder: Embedder
+    tiny: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
-    writes = _sweep(None, corpus, tmp_path, embedder)
-    assert writes >= 3 * N_DOCS  # chunks, stale-chunk cleanup and record, per document
+    corpus = tiny
+    chroma = tmp_path / "chroma"
+    writes = _sweep(corpus, chroma, embedder, _clean_state(corpus, chroma, embedder))
+    assert writes >= 3 * len(TINY_CORPUS)  # chunks, stale-chunk cleanup, record, per document
+
+
+def _edit(corpus: Path) -> None:
+    (corpus / "beta.txt").write_text("Beta, rewritten: one short paragraph now.", encoding="utf-8")
+    (corpus / "gamma" / "delta.md").unlink(missing_ok=True)
+    (corpus / "new.md").write_text("# New\n\nA document added in the same run.", encoding="utf-8")
+
+
+def _unedit(corpus: Path) -> None:
+    (corpus / "new.md").unlink(missing_ok=True)
+    write_corpus(corpus, TINY_CORPUS)
 
 
 def test_update_interrupted_before_any_write_is_completed_by_the_next(
-    synced: ChromaStore, corpus: Path, tmp_path: Path, embedder: Embedder
+    tiny: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
-    assert synced.path is not None
-    base = tmp_path / "base"
-    shutil.copytree(synced.path, base)
-    (corpus / "beta.txt").write_text("Beta, rewritten: one short paragraph now.", encoding="utf-8")
-    (corpus / "gamma" / "delta.md").unlink()
-    (corpus / "new.md").write_text("# New\n\nA document added in the same run.", encoding="utf-8")
-    writes = _sweep(base, corpus, tmp_path, embedder)
+    corpus = tiny
+    chroma = tmp_path / "chroma"
+    _edit(corpus)
+    expected = _clean_state(corpus, chroma, embedder)
+
+    def prepare(store: ChromaStore) -> None:  # the old corpus ingested, then edited
+        _unedit(corpus)
+        run_sync([corpus], store, embedder)
+        _edit(corpus)
+
+    writes = _sweep(corpus, chroma, embedder, expected, prepare)
     assert writes >= 6
 
 
 def test_update_interrupted_then_reverted_gets_the_old_text_back(
-    synced: ChromaStore, corpus: Path, tmp_path: Path, embedder: Embedder
+    tiny: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
     """Crash mid-update, then the edit is undone: the store must not keep the edited text."""
-    assert synced.path is not None
-    complete = (chunk_state(synced), _records(synced))
+    corpus = tiny
+    chroma = tmp_path / "chroma"
+    expected = _clean_state(corpus, chroma, embedder)
     path = corpus / "beta.txt"
     original = path.read_text(encoding="utf-8")
-    at = 0
-    while True:
+
+    def prepare(store: ChromaStore) -> None:
+        path.write_text(original, encoding="utf-8")
+        run_sync([corpus], store, embedder)
         path.write_text(original + "\nAn edit that is later undone.\n", encoding="utf-8")
-        store_path = tmp_path / f"crash-{at}"
-        shutil.copytree(synced.path, store_path)
-        try:
-            run_sync([corpus], _DiesAtWrite(path=store_path, at=at), embedder)
-        except _Crash:
-            pass
-        else:
-            break
-        path.write_text(original, encoding="utf-8")  # same text as the record, new mtime
-        resumed = ChromaStore(path=store_path)
-        run_sync([corpus], resumed, embedder)
-        assert (chunk_state(resumed), _records(resumed)) == complete, f"crash before write {at}"
-        at += 1
-    assert at >= 3
+
+    def revert() -> None:  # same text as the old record, but a new mtime
+        path.write_text(original, encoding="utf-8")
+
+    writes = _sweep(corpus, chroma, embedder, expected, prepare, revert)
+    assert writes >= 3
 
 
 def test_a_file_named_twice_is_one_document(
