@@ -11,7 +11,7 @@ import pytest
 from ingest.chunking import chunk_document
 from ingest.document import Document
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, decode_text, load_document
-from tests.ingest.conftest import write_docx, write_pdf
+from tests.ingest.builders import write_docx, write_pdf
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pytest
 
 from ingest.embedding import Embedder
 from ingest.store import ChromaStore, ModelMismatchError, StoreError
-from tests.ingest.conftest import chunk_state, run_sync
+from tests.ingest.builders import chunk_state, run_sync
 
 
 def test_sync_records_the_model_and_reopening_with_it_works(

@@ -16,7 +16,7 @@ from ingest.embedding import Embedder
 from ingest.loaders import load_document
 from ingest.store import ChromaStore, DocRecord
 from ingest.sync import IngestReport, sync
-from tests.ingest.conftest import (
+from tests.ingest.builders import (
     CHUNK_OVERLAP,
     CHUNK_SIZE,
     SMALL_CORPUS,
