@@ -24,7 +24,7 @@ REFUSAL_TEXT = "The sources don't answer this question."
 _LIST_ITEM = re.compile(r"^\s*(?:\(\w{1,4}\)|\d{1,3}[.)]|[-*•])\s+")
 _LIST_INTRO = re.compile(r"(?::|\b(?:following|including|include|includes|are|as follows))\s*$")
 MAX_QUOTE_CHARS = 900
-_SHORTLIST = 24
+_SHORTLIST = 16
 _MIN_EXTRA_LEXICAL = 0.08
 _BULLET = re.compile(r"[-*•]\s+")
 
