@@ -37,6 +37,10 @@ def _units(document: Document, size: int) -> list[_Unit]:
     return units
 
 
+def _introduces(text: str, unit: _Unit) -> bool:
+    return not unit.heading and text[unit.start : unit.end].rstrip().endswith((":", "—", "–"))
+
+
 def chunk_document(document: Document, size: int = 900, overlap: int = 150) -> list[Chunk]:
     """Split a document into chunks of at most ``size`` characters (unless a unit is longer)."""
     units = _units(document, size)
@@ -54,6 +58,14 @@ def chunk_document(document: Document, size: int = 900, overlap: int = 150) -> l
             if nxt.end - units[i].start > size:
                 break
             j += 1
+        previous_end = chunks[-1].end if chunks else -1
+        if (
+            j < len(units)
+            and j - 1 > i
+            and units[j - 2].end > previous_end
+            and _introduces(document.text, units[j - 1])
+        ):
+            j -= 1  # a list intro ("... the following areas:") goes with its items
         first, last = units[i], units[j - 1]
         body = next((u for u in units[i:j] if not u.heading), first)
         chunks.append(

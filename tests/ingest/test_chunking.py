@@ -124,3 +124,18 @@ def test_headings_start_chunks_and_name_their_location(tmp_path: Path) -> None:
         ("Detail", "Guide > Part Two > Detail"),
     ]
     assert len(chunks) > len(openers), "long sections continue in further chunks"
+
+
+def test_list_intro_starts_the_chunk_of_its_items() -> None:
+    filler = "This sentence is filler text that pads the section out. " * 4
+    blocks = [
+        Block(filler.strip()),
+        Block("Staff shall receive training in the following areas:"),
+        Block("(1) Conflict prevention and resolution."),
+        Block("(2) International humanitarian law."),
+    ]
+    document = assemble("law.md", blocks, title="Law", source="law.md")
+    chunks = chunk_document(document, size=300, overlap=0)
+    with_items = next(c for c in chunks if "(1) Conflict" in c.text)
+    assert with_items.text.startswith("Staff shall receive training in the following areas:")
+    assert not any(c.text.endswith("following areas:") for c in chunks)
