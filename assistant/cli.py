@@ -148,6 +148,9 @@ def _ensure_documents(service: Any, quiet: bool) -> None:
 def cmd_ask(settings: Any, args: Any) -> int:
     service = _service(settings)
     _ensure_documents(service, quiet=args.json)
+    if not args.json and service.generator is not None:
+        _stream_answer(service, args.question, [], args.k)
+        return 0
     answer = service.ask(args.question, k=args.k)
     if args.json:
         print(json.dumps(answer.as_dict(), indent=2, ensure_ascii=False))
@@ -156,6 +159,43 @@ def cmd_ask(settings: Any, args: Any) -> int:
 
         print_answer(_console(), answer)
     return 0
+
+
+def _stream_answer(service: Any, question: str, history: list[Any], k: int | None) -> str:
+    """Print a generated answer as it streams, then its sources; returns the answer text.
+
+    The model's draft is verified before anything is shown, so only checked sentences stream."""
+    from rich.markup import escape
+
+    from assistant.answer import Answer, Citation
+    from assistant.render import print_answer
+
+    console = _console()
+    waiting = console.status("writing the answer…") if console.is_terminal else nullcontext()
+    with waiting:
+        events = list(service.ask_stream(question, history, k=k))
+    data = events[-1]["answer"]
+    answer = Answer(
+        data["answer"],
+        data["refused"],
+        [Citation(**c) for c in data["citations"]],
+        question=data["question"],
+        passages=[Citation(**c) for c in data["passages"]],
+    )
+    if answer.refused:
+        print_answer(console, answer)
+        return answer.answer
+    for event in events:
+        if event["type"] == "token":
+            console.print(escape(event["text"]), end="", soft_wrap=True)
+            console.file.flush()
+    console.print("\n")
+    for c in answer.citations:
+        where = f"{c.title}" + (f" — {c.location}" if c.location else "")
+        console.print(f"[bold cyan][{c.n}][/] [bold]{escape(where)}[/]")
+        console.print(f"    [italic]“{escape(c.quote)}”[/]")
+        console.print(f"    [dim]{escape(c.source)} (chars {c.start}–{c.end})[/]")
+    return answer.answer
 
 
 def cmd_chat(settings: Any, args: Any) -> int:
@@ -178,12 +218,16 @@ def cmd_chat(settings: Any, args: Any) -> int:
         if not question:
             break
         try:
-            answer = service.ask(question, history)
+            if service.generator is not None:
+                text = _stream_answer(service, question, history, None)
+            else:
+                answer = service.ask(question, history)
+                print_answer(console, answer)
+                text = answer.answer
         except AssistantError as exc:
             console.print(f"[red]error:[/] {exc}")
             continue
-        print_answer(console, answer)
-        history += [Message("user", question), Message("assistant", answer.answer)]
+        history += [Message("user", question), Message("assistant", text)]
     return 0
 
 

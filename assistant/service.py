@@ -5,10 +5,10 @@ The CLI and the HTTP API are thin shells over one ``Service``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from assistant.answer import Answer, ExtractiveAnswerer
 from assistant.conversation import Message, followup_context
@@ -20,6 +20,9 @@ from assistant.uploads import Upload, UploadDir
 from ingest.embedding import Embedder
 from ingest.store import ChromaStore, DocRecord, StoreError, StoreUnavailableError
 from ingest.sync import IngestReport, ProgressFn, sync
+
+if TYPE_CHECKING:
+    from assistant.generate import GenerativeAnswerer
 
 T = TypeVar("T")
 
@@ -48,6 +51,13 @@ class Service:
             threshold=settings.refusal_threshold,
             max_sentences=settings.max_answer_sentences,
         )
+        # an LLM writes the answers only when a generative backend is configured; the
+        # extractive answerer still retrieves, gates refusals and is the fallback
+        self.generator: GenerativeAnswerer | None = None
+        if settings.llm_backend != "extractive":
+            from assistant.generate import build_generator
+
+            self.generator = build_generator(settings, self.answerer, self.embedder)
 
     # -- documents ----------------------------------------------------------------------------
     def ingest(
@@ -130,8 +140,22 @@ class Service:
                 f"the question is {len(question)} characters long; the limit is "
                 f"{self.settings.max_question_chars} (ASSISTANT_MAX_QUESTION_CHARS)"
             )
+        generator = self.generator
+        if generator is not None:
+            return _store_call(lambda: generator.answer(question, history=history, k=k))
         context = followup_context(question, list(history))
         return _store_call(lambda: self.answerer.answer(question, context=context, k=k))
+
+    def ask_stream(
+        self, question: str, history: Sequence[Message] = (), k: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """``ask`` as events: ``{"type": "token", "text"}`` per sentence, then
+        ``{"type": "citations", "citations", "passages"}``, then ``{"type": "done", "refused",
+        "answer"}``. The answer is complete (and verified) before the first event, so errors
+        raise here, before any event, and no unverified text is ever streamed."""
+        from assistant.generate import answer_events
+
+        return answer_events(self.ask(question, history, k))
 
     def retrieve(self, question: str, history: Sequence[Message] = (), k: int = 10) -> list[Hit]:
         """The passages retrieval finds for a question (with follow-up context), best first."""
@@ -149,6 +173,10 @@ class Service:
             "ok": bool(store["ok"]),
             "store": store,
             "model": {"name": self.embedder.name, "loaded": self.embedder.loaded},
+            "llm": {
+                "backend": self.settings.llm_backend,
+                "model": self.generator.llm.name if self.generator else None,
+            },
         }
 
 

