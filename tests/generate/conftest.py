@@ -1,0 +1,79 @@
+"""Fixtures for generative answers: the fake OpenAI server and checks of the citation contract."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.answer import Answer
+from assistant.service import Service, sample_corpus_dir
+from ingest.embedding import Embedder
+from ingest.loaders import load_document
+from tests.conftest import make_settings
+from tests.generate.fake_openai import FakeOpenAI
+
+MARKER = re.compile(r"\[(\d+)\]")
+PASSAGE = re.compile(r'<passage n="(\d+)"[^\n]*>\n(.*?)\n</passage>', re.S)
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """A scripted OpenAI-compatible server on a free loopback port (set ``.script``)."""
+    server = FakeOpenAI(lambda messages: "").start()
+    yield server
+    server.stop()
+
+
+def openai_service(
+    data_dir: Path, embedder: Embedder, server: FakeOpenAI, **overrides: object
+) -> Service:
+    settings = make_settings(
+        data_dir,
+        llm_backend="openai",
+        llm_model="scripted",
+        llm_base_url=server.url,
+        **overrides,
+    )
+    return Service(settings, embedder=embedder)
+
+
+def passages_in(messages: list[dict[str, Any]]) -> dict[int, str]:
+    """The numbered passage texts of a grounded-answer prompt, as the model sees them."""
+    return {int(n): text for n, text in PASSAGE.findall(messages[-1]["content"])}
+
+
+def cite(messages: list[dict[str, Any]], words: str) -> int:
+    """The number of the first passage in the prompt that contains ``words`` (as a good model
+    would cite it)."""
+    for n, text in passages_in(messages).items():
+        if words in text:
+            return n
+    raise AssertionError(f"no passage in the prompt contains {words!r}")
+
+
+def is_condense(messages: list[dict[str, Any]]) -> bool:
+    return "follow-up question" in messages[0]["content"].lower()
+
+
+def document_text(doc_id: str, roots: tuple[Path, ...] = ()) -> str:
+    for root in (*roots, sample_corpus_dir()):
+        path = root / doc_id
+        if path.is_file():
+            return load_document(path, doc_id).text
+    raise AssertionError(f"no file for document {doc_id!r}")
+
+
+def assert_cited(answer: Answer, roots: tuple[Path, ...] = ()) -> None:
+    """The citation contract: markers 1..n in order of first appearance, each with exactly one
+    citation whose quote is the verbatim document text at its offsets."""
+    markers = [int(n) for n in MARKER.findall(answer.answer)]
+    first_seen = list(dict.fromkeys(markers))
+    assert first_seen == list(range(1, len(first_seen) + 1)), answer.answer
+    assert [c.n for c in answer.citations] == first_seen
+    for citation in answer.citations:
+        text = document_text(citation.doc_id, roots)
+        assert text[citation.start : citation.end] == citation.quote
