@@ -170,13 +170,17 @@ class GenerativeAnswerer:
 
 
 def build_generator(
-    settings: Settings, extractive: ExtractiveAnswerer, embedder: Embedder
+    settings: Settings,
+    extractive: ExtractiveAnswerer,
+    embedder: Embedder,
+    llm: ChatLLM | None = None,
 ) -> GenerativeAnswerer:
-    """The generative answerer the settings describe (the model loads on first question)."""
+    """The generative answerer the settings describe (the model loads on first question);
+    ``llm`` reuses an already built model instead."""
     from assistant.llm import build_llm
 
     return GenerativeAnswerer(
-        build_llm(settings),
+        llm or build_llm(settings),
         extractive,
         Verifier(embedder, min_supported=settings.llm_min_supported),
         max_tokens=settings.llm_max_tokens,

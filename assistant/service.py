@@ -23,6 +23,7 @@ from ingest.sync import IngestReport, ProgressFn, sync
 
 if TYPE_CHECKING:
     from assistant.generate import GenerativeAnswerer
+    from assistant.llm import ChatLLM
 
 T = TypeVar("T")
 
@@ -32,7 +33,13 @@ def sample_corpus_dir() -> Path:
 
 
 class Service:
-    def __init__(self, settings: Settings, *, embedder: Embedder | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        llm: ChatLLM | None = None,
+    ):
         self.settings = settings
         self.embedder = embedder or Embedder(settings.embedding_model, settings.embed_batch_size)
         if settings.chroma_url:
@@ -57,7 +64,7 @@ class Service:
         if settings.llm_backend != "extractive":
             from assistant.generate import build_generator
 
-            self.generator = build_generator(settings, self.answerer, self.embedder)
+            self.generator = build_generator(settings, self.answerer, self.embedder, llm=llm)
 
     # -- documents ----------------------------------------------------------------------------
     def ingest(
