@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -210,3 +213,50 @@ def test_an_unreachable_server_is_a_clear_error(
         service.ask(COUNCIL)
     assert caught.value.status_code == 503
     assert "ASSISTANT_LLM_BACKEND=extractive" in str(caught.value)
+
+
+def _cli(*args: str, server: FakeOpenAI, data_dir: Path, cwd: Path) -> Any:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    env.update(
+        ASSISTANT_DATA_DIR=str(data_dir),
+        ASSISTANT_LLM_BACKEND="openai",
+        ASSISTANT_LLM_MODEL="scripted",
+        ASSISTANT_LLM_BASE_URL=server.url,
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_cli_ask_prints_the_verified_answer_and_its_sources(
+    sample_copy: Path, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script = good_model
+    as_json = _cli("ask", "--json", COUNCIL, server=fake_openai, data_dir=sample_copy, cwd=tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    data = json.loads(as_json.stdout)
+    assert data["answer"].startswith("The Council is led by two Co-Chairs")
+
+    human = _cli("ask", COUNCIL, server=fake_openai, data_dir=sample_copy, cwd=tmp_path)
+    assert human.returncode == 0, human.stderr
+    lines = human.stdout.splitlines()
+    assert lines[0] == data["answer"]
+    assert any(line.startswith("[1] Executive Order") for line in lines)
+    assert "two Co-Chairs designated by the" in human.stdout
+
+
+@pytest.mark.slow
+def test_cli_reports_an_unreachable_model_in_one_line(
+    sample_copy: Path, tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.stop()
+    result = _cli("ask", COUNCIL, server=fake_openai, data_dir=sample_copy, cwd=tmp_path)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: the openai model scripted failed: Connection error.")
