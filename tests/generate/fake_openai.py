@@ -2,7 +2,8 @@
 
 It speaks the real wire protocol (``POST /v1/chat/completions``, JSON or Server-Sent Events
 when ``"stream": true``), so the official ``openai`` client inside LangChain's ``ChatOpenAI``
-talks to it exactly as it would to a real server. It records every request it receives.
+talks to it exactly as it would to a real server. It also answers Ollama's ``POST /api/chat``
+(newline-delimited JSON when streaming) for ``ChatOllama``. It records every request.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ class FakeOpenAI:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def url(self) -> str:
@@ -64,11 +69,15 @@ class FakeOpenAI:
                     self._json(404, {"error": {"message": "not found"}})
 
             def do_POST(self) -> None:
-                if self.path.rstrip("/") != "/v1/chat/completions":
+                path = self.path.rstrip("/")
+                if path not in ("/v1/chat/completions", "/api/chat"):
                     self._json(404, {"error": {"message": "not found"}})
                     return
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.requests.append(body)
+                if path == "/api/chat":
+                    self._ollama(body)
+                    return
                 try:
                     text = fake.script(body["messages"])
                 except ScriptError as exc:
@@ -82,6 +91,31 @@ class FakeOpenAI:
                     self._stream(body, text)
                 else:
                     self._json(200, _completion(body, text))
+
+            def _ollama(self, body: dict[str, Any]) -> None:
+                text = fake.script(body["messages"])
+                base = {"model": body.get("model", ""), "created_at": "2024-01-01T00:00:00Z"}
+                done = {
+                    **base,
+                    "done": True,
+                    "done_reason": "stop",
+                    "prompt_eval_count": 1,
+                    "eval_count": len(text.split()),
+                }
+                if not body.get("stream", True):
+                    message = {"role": "assistant", "content": text}
+                    self._json(200, {**done, "message": message})
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-ndjson")
+                self.end_headers()
+                for piece in _pieces(text):
+                    line = {**base, "message": {"role": "assistant", "content": piece}}
+                    self.wfile.write((json.dumps({**line, "done": False}) + "\n").encode())
+                    self.wfile.flush()
+                final = {**done, "message": {"role": "assistant", "content": ""}}
+                self.wfile.write((json.dumps(final) + "\n").encode())
+                self.wfile.flush()
 
             def _json(self, status: int, data: dict[str, Any]) -> None:
                 raw = json.dumps(data).encode()

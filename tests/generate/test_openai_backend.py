@@ -16,6 +16,7 @@ from assistant.generate import GenerativeAnswerer
 from assistant.llm import LLMUnavailable
 from assistant.service import Service
 from ingest.embedding import Embedder
+from tests.conftest import make_settings
 from tests.generate.conftest import (
     assert_cited,
     cite,
@@ -260,3 +261,25 @@ def test_cli_reports_an_unreachable_model_in_one_line(
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: the openai model scripted failed: Connection error.")
+
+
+def test_the_ollama_backend_over_its_own_protocol(
+    sample_data_dir: Path, embedder: Embedder, fake_openai: FakeOpenAI
+) -> None:
+    """The same scripted model behind Ollama's /api/chat, through LangChain's ChatOllama."""
+    fake_openai.script = good_model
+    settings = make_settings(
+        sample_data_dir,
+        llm_backend="ollama",
+        llm_model="scripted",
+        llm_base_url=fake_openai.root,
+        llm_max_tokens=128,
+    )
+    service = Service(settings, embedder=embedder)
+    history = [Message("user", DEFENSE), Message("assistant", "The Secretary of Defense. [1]")]
+    answer = service.ask(FOLLOWUP, history)
+    assert "humanitarian law" in answer.answer and not answer.refused
+    assert_cited(answer)
+    condense, final = fake_openai.requests
+    assert is_condense(condense["messages"]) and REWRITTEN in final["messages"][-1]["content"]
+    assert final["model"] == "scripted" and final["options"]["num_predict"] == 128
