@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import codecs
+import datetime
 import html
+import os
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,8 +32,15 @@ _INLINE_TAG = re.compile(
 )
 _TAG = re.compile(r"<(?:[a-zA-Z/!][^<>]*)>", re.DOTALL)
 _STRAY_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\w)|(?<=[\w.,;:!?])\*(?![\w*])")
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MD_EMPHASIS = re.compile(r"(\*\*|__|\*|`)(?=\S)(.+?)(?<=\S)\1")
+# Linear-time on any input: a span cannot contain its own opening character, so an opener
+# without a closer scans only to the next opener (a 10 MB line of "*a [b `c" is not quadratic).
+_MD_LINK = re.compile(r"!?\[([^\[\]]*)\]\((?:[^()]|\([^()]*\))*\)")
+_MD_EMPHASIS = re.compile(
+    r"(\*\*?)(?=[^\s*])([^*]+?)(?<=[^\s*])\1"
+    r"|__(?=[^\s_])((?:[^_]|_(?!_))+?)(?<=[^\s_])__"
+    r"|`(?=[^\s`])([^`]+?)(?<=[^\s`])`"
+)
+MAX_HEADING_CHARS = 1000  # a longer line is a paragraph, whatever it starts with
 _BLANK = re.compile(r"\n\s*\n")
 _MD_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _MD_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
@@ -96,7 +106,7 @@ def _starts_block(previous: str, line: str, width: int) -> bool:
 def _markdown_inline(text: str) -> str:
     text = _MD_LINK.sub(r"\1", text)
     for _ in range(2):
-        text = _MD_EMPHASIS.sub(r"\2", text)
+        text = _MD_EMPHASIS.sub(lambda m: m.group(2) or m.group(3) or m.group(4), text)
     text = _STRAY_EMPHASIS.sub("", text)
     return html.unescape(text)
 
@@ -155,7 +165,7 @@ def load_markdown(path: Path, doc_id: str, data: bytes) -> Document:
             flush()
             fence = marker.group(1)
             continue
-        match = _HEADING.match(line.strip())
+        match = _HEADING.match(line.strip()) if len(line) <= MAX_HEADING_CHARS else None
         underline = _MD_SETEXT.match(line)
         if match:
             flush()
@@ -171,14 +181,22 @@ def load_markdown(path: Path, doc_id: str, data: bytes) -> Document:
     flush()
     if code:  # an unclosed fence runs to the end of the file
         blocks.append(Block(" ".join(code)))
-    title = str(meta.get("title") or first_heading or path.stem)
+    title = _meta_text(meta.get("title")) or first_heading or path.stem
     return assemble(
         doc_id,
         blocks,
         title=title,
-        source=str(meta.get("source_url") or meta.get("url") or path),
-        date=str(meta.get("date") or ""),
+        source=_meta_text(meta.get("source_url")) or _meta_text(meta.get("url")) or str(path),
+        date=_meta_text(meta.get("date")),
     )
+
+
+def _meta_text(value: Any) -> str:
+    """A front-matter scalar as text; lists and mappings are ignored, not stringified (a YAML
+    alias bomb is cheap to parse but expands to billions of items when printed)."""
+    if isinstance(value, str | int | float | datetime.date) and not isinstance(value, bool):
+        return str(value)[:1000]
+    return ""
 
 
 def load_text(path: Path, doc_id: str, data: bytes) -> Document:
@@ -261,6 +279,9 @@ def _decode_html(data: bytes, name: str) -> str:
         return _strict(data, encoding, name)
 
 
+_FLUSH = object()
+
+
 def load_html(path: Path, doc_id: str, data: bytes) -> Document:
     from bs4 import BeautifulSoup
     from bs4.element import NavigableString, Tag
@@ -288,28 +309,34 @@ def load_html(path: Path, doc_id: str, data: bytes) -> Document:
                 blocks.append(Block(joined))
             inline.clear()
 
-        def walk(node: Tag) -> None:
-            nonlocal first_heading
-            for child in node.children:
-                if isinstance(child, NavigableString):
-                    if type(child) is NavigableString:  # not a comment, doctype or CDATA
-                        inline.append(str(child))
-                elif isinstance(child, Tag):
-                    name = child.name.lower()
-                    if name in _HTML_HEADINGS:
-                        flush()
-                        heading = " ".join(child.get_text("").split())
-                        if heading:
-                            first_heading = first_heading or heading
-                            blocks.append(Block(heading, heading_level=int(name[1])))
-                    elif name in _HTML_INLINE:
-                        walk(child)
-                    else:
-                        flush()
-                        walk(child)
-                        flush()
-
-        walk(soup)
+        # An explicit stack, not recursion: broken pages nest thousands of unclosed tags deep.
+        # Each entry is a node to visit, or _FLUSH to end the block a block element opened.
+        stack: list[Any] = [iter(soup.children)]
+        while stack:
+            top = stack[-1]
+            if top is _FLUSH:
+                stack.pop()
+                flush()
+                continue
+            child = next(top, None)
+            if child is None:
+                stack.pop()
+            elif isinstance(child, NavigableString):
+                if type(child) is NavigableString:  # not a comment, doctype or CDATA
+                    inline.append(str(child))
+            elif isinstance(child, Tag):
+                name = child.name.lower()
+                if name in _HTML_HEADINGS:
+                    flush()
+                    heading = " ".join(child.get_text("").split())
+                    if heading:
+                        first_heading = first_heading or heading
+                        blocks.append(Block(heading, heading_level=int(name[1])))
+                elif name in _HTML_INLINE:
+                    stack.append(iter(child.children))
+                else:
+                    flush()
+                    stack.extend([_FLUSH, iter(child.children)])
         flush()
     except RecursionError:
         raise LoadError("HTML nested too deeply to parse; simplify the file") from None
@@ -357,6 +384,10 @@ def load_docx(path: Path, doc_id: str, data: bytes) -> Document:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             total = sum(info.file_size for info in archive.infolist())
     except zipfile.BadZipFile:
+        if data.startswith(b"\xd0\xcf\x11\xe0"):  # OLE2: the Word 97-2003 format
+            raise LoadError(
+                "an old Word .doc file named .docx; open it in Word and save it as .docx"
+            ) from None
         raise LoadError("corrupt DOCX (not a valid zip archive); re-save it from Word") from None
     if total > MAX_DOCX_UNCOMPRESSED:
         raise LoadError(
@@ -406,6 +437,39 @@ LOADERS: dict[str, Loader] = {
 SUPPORTED_SUFFIXES = frozenset(LOADERS)
 
 
+_FILE_KINDS = {
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFDIR: "a folder",
+}
+
+
+def _not_regular(mode: int) -> LoadError:
+    kind = _FILE_KINDS.get(stat.S_IFMT(mode), "not a regular file")
+    return LoadError(f"{kind}, not a regular file; only regular files are ingested")
+
+
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file under the size limit. A FIFO would block a plain read
+    forever, so the file is opened non-blocking and checked before anything is read."""
+    before = os.stat(path)
+    if not stat.S_ISREG(before.st_mode):
+        raise _not_regular(before.st_mode)  # a socket cannot even be opened (ENXIO)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):  # swapped for something else since the stat
+            raise _not_regular(info.st_mode)
+        if info.st_size > MAX_FILE_BYTES:
+            raise LoadError(
+                f"file is {info.st_size // (1024 * 1024)} MB, over the "
+                f"{MAX_FILE_BYTES // (1024 * 1024)} MB limit; split it into smaller files"
+            )
+        return handle.read(MAX_FILE_BYTES + 1)
+
+
 def load_document(path: Path, doc_id: str) -> Document:
     """Read and parse one file. Raises LoadError with a message for the ingest report."""
     loader = LOADERS.get(path.suffix.lower())
@@ -415,15 +479,12 @@ def load_document(path: Path, doc_id: str) -> Document:
             f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"
         )
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise LoadError(f"file is {size // (1024 * 1024)} MB, over the 200 MB limit")
-        data = path.read_bytes()
+        data = _read_regular_file(path)
     except PermissionError:
         raise LoadError("permission denied; make the file readable and ingest again") from None
     except OSError as exc:
         raise LoadError(f"cannot read file ({exc.strerror or exc})") from None
-    if not data.strip():
+    if not data or data.isspace():  # not data.strip(): that would copy a big file
         raise LoadError("empty file; nothing to ingest")
     document = loader(path, doc_id, data)
     if not document.text.strip():

@@ -287,6 +287,21 @@ class ChromaStore:
             for cid, meta in zip(result["ids"], result["metadatas"], strict=True)
         }
 
+    def _ids_where(self, where: dict[str, Any], page: int = 5000) -> list[str]:
+        """Ids only, in pages: fetching metadata makes Chroma load the chunk texts as well,
+        hundreds of MB for a 50 MB document."""
+        ids: list[str] = []
+        while True:
+            offset = len(ids)
+            result = self._call(
+                lambda offset=offset: self.chunks.get(
+                    where=where, include=[], limit=page, offset=offset
+                )
+            )
+            ids.extend(result["ids"])
+            if len(result["ids"]) < page:
+                return ids
+
     def delete_chunks(
         self,
         doc_id: str,
@@ -296,9 +311,10 @@ class ChromaStore:
     ) -> int:
         """Delete a document's chunks, except those of ``keep_hash`` or in ``keep_ids``."""
         keep = set(keep_ids or ())
-        stale = [
-            cid for cid, h in self.chunk_ids(doc_id).items() if h != keep_hash and cid not in keep
-        ]
+        where: dict[str, Any] = {"doc_id": doc_id}
+        if keep_hash is not None:
+            where = {"$and": [where, {"doc_hash": {"$ne": keep_hash}}]}
+        stale = [cid for cid in self._ids_where(where) if cid not in keep]
         for s in range(0, len(stale), 2000):
             self._call(lambda s=s: self.chunks.delete(ids=stale[s : s + 2000]))
         return len(stale)

@@ -73,13 +73,25 @@ def discover(paths: Iterable[Path]) -> tuple[list[SourceFile], list[dict[str, st
             resolved = path.resolve()
             found.append(SourceFile(resolved, path.name, resolved.parent))
         elif path.is_symlink():
-            problems.append({"path": str(path), "error": "broken symbolic link; fix or remove it"})
+            problems.append(
+                {"path": display_path(path), "error": "broken symbolic link; fix or remove it"}
+            )
         else:
-            problems.append({"path": str(path), "error": "no such file or directory"})
+            problems.append({"path": display_path(path), "error": "no such file or directory"})
     seen: set[str] = set()
     seen_files: set[Path] = set()
     unique = []
-    for source in found:
+    # a file and a symbolic link to it are one document, named after the file, not the link
+    for source in sorted(found, key=lambda s: s.path.is_symlink()):
+        if not _is_utf8(source.doc_id) or not _is_utf8(str(source.path)):
+            # the id, title and path go into Chroma, the encoder and JSON, which need Unicode
+            problems.append(
+                {
+                    "path": display_path(source.path),
+                    "error": "the file name is not valid UTF-8; rename it and ingest again",
+                }
+            )
+            continue
         real = source.path.resolve()
         if real in seen_files:  # named twice, e.g. a folder and a file in it: one document
             continue
@@ -98,10 +110,23 @@ def discover(paths: Iterable[Path]) -> tuple[list[SourceFile], list[dict[str, st
     return unique, problems
 
 
+def display_path(path: Path | str) -> str:
+    """A path as printable text: bytes of a non-UTF-8 name show as escapes, e.g. ``r\\xe9``."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _walk(root: Path, problems: list[dict[str, str]]) -> Iterator[Path]:
     def on_error(err: OSError) -> None:
         problems.append(
-            {"path": str(err.filename), "error": f"cannot list folder ({err.strerror})"}
+            {"path": display_path(err.filename), "error": f"cannot list folder ({err.strerror})"}
         )
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=False):
@@ -111,7 +136,9 @@ def _walk(root: Path, problems: list[dict[str, str]]) -> Iterator[Path]:
                 continue
             file = Path(dirpath) / name
             if file.is_symlink() and not file.exists():
-                problems.append({"path": str(file), "error": "broken or looping symbolic link"})
+                problems.append(
+                    {"path": display_path(file), "error": "broken or looping symbolic link"}
+                )
                 continue
             yield file
 
@@ -138,7 +165,11 @@ def chunk_metadata(chunk: Chunk, document: Document) -> dict[str, Any]:
 
 
 class _Writer:
-    """Buffers chunks across documents so the encoder sees full batches."""
+    """Buffers chunks across documents so the encoder sees full batches.
+
+    Chunks are embedded and written ``flush_at`` at a time, so a document of 50,000 chunks
+    costs the memory of one batch of texts and vectors, not of all of them at once.
+    """
 
     def __init__(
         self, store: ChromaStore, embedder: Embedder, report: IngestReport, flush_at: int
@@ -160,40 +191,61 @@ class _Writer:
     def flush(self) -> None:
         if not self.pending:
             return
-        texts: list[str] = []
-        for _, document, chunks, _ in self.pending:
-            texts.extend(embed_text(document.title, c.location, c.text) for c in chunks)
-        vectors = self.embedder.embed(texts)
-        if not self.model_recorded:
-            self.store.record_model(self.embedder.name, vectors.shape[1])
-            # readers' keyword caches must not trust the old generation once writes begin
-            self.store.bump_generation()
-            self.model_recorded = True
-        offset = 0
-        for record, document, chunks, is_new in self.pending:
-            if not is_new:
-                # the old record promises the old chunks, which are about to go; without it
-                # an interrupted update is redone even if the file is reverted meanwhile
-                self.store.delete_doc_record(record.doc_id)
-            n = len(chunks)
-            self.store.upsert_chunks(
-                [c.chunk_id for c in chunks],
-                vectors[offset : offset + n],
-                [c.text for c in chunks],
-                [chunk_metadata(c, document) for c in chunks],
-            )
-            offset += n
-            # by id, not by hash: re-chunking the same text (new chunk size) reuses ids
-            self.store.delete_chunks(record.doc_id, keep_ids={c.chunk_id for c in chunks})
-            self.store.put_doc_record(record)
-            self.report.chunks += n
-            self.report.embedded += n
-            if is_new:
-                self.report.added += 1
-            else:
-                self.report.updated += 1
+        work = [(index, chunk) for index, item in enumerate(self.pending) for chunk in item[2]]
+        for index, (_, _, chunks, _) in enumerate(self.pending):
+            if not chunks:
+                self._begin(index)
+                self._finish(index)
+        for s in range(0, len(work), self.flush_at):
+            part = work[s : s + self.flush_at]
+            texts = [embed_text(self.pending[i][1].title, c.location, c.text) for i, c in part]
+            vectors = self.embedder.embed(texts)
+            del texts
+            if not self.model_recorded:
+                self.store.record_model(self.embedder.name, vectors.shape[1])
+                # readers' keyword caches must not trust the old generation once writes begin
+                self.store.bump_generation()
+                self.model_recorded = True
+            offset = 0
+            while offset < len(part):
+                index = part[offset][0]
+                end = offset
+                while end < len(part) and part[end][0] == index:
+                    end += 1
+                _, document, chunks, _ = self.pending[index]
+                piece = [c for _, c in part[offset:end]]
+                if piece[0] is chunks[0]:
+                    self._begin(index)
+                self.store.upsert_chunks(
+                    [c.chunk_id for c in piece],
+                    vectors[offset:end],
+                    [c.text for c in piece],
+                    [chunk_metadata(c, document) for c in piece],
+                )
+                if piece[-1] is chunks[-1]:
+                    self._finish(index)
+                offset = end
         self.pending.clear()
         self.size = 0
+
+    def _begin(self, index: int) -> None:
+        record, _, _, is_new = self.pending[index]
+        if not is_new:
+            # the old record promises the old chunks, which are about to go; without it
+            # an interrupted update is redone even if the file is reverted meanwhile
+            self.store.delete_doc_record(record.doc_id)
+
+    def _finish(self, index: int) -> None:
+        record, _, chunks, is_new = self.pending[index]
+        # by id, not by hash: re-chunking the same text (new chunk size) reuses ids
+        self.store.delete_chunks(record.doc_id, keep_ids={c.chunk_id for c in chunks})
+        self.store.put_doc_record(record)
+        self.report.chunks += len(chunks)
+        self.report.embedded += len(chunks)
+        if is_new:
+            self.report.added += 1
+        else:
+            self.report.updated += 1
 
 
 def sync(
