@@ -51,8 +51,7 @@ _INSTRUCTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,60}?"
     r"\b(?:instructions?|prompts?|rules|passages?|context|everything|above|previous)\b"
     r"|\b(?:system prompt|you are now|new instructions?|as an ai\b)"
-    r"|\b(?:respond|reply|answer|say|output)\s+(?:only\s+)?with\b"
-    r"|\bpwned\b",
+    r"|\b(?:respond|reply|answer|say|output)\s+(?:only\s+)?with\b",
     re.I,
 )
 
@@ -277,6 +276,7 @@ def render(sentences: list[Checked], question: str) -> Answer:
     numbers: dict[tuple[str, int, int], int] = {}
     citations: list[Citation] = []
     parts: list[str] = []
+    shown: set[int] = set()
     for sentence in sentences:
         span = sentence.span
         if span is None or sentence.status not in ("kept", "repointed"):
@@ -299,8 +299,8 @@ def render(sentences: list[Checked], question: str) -> Answer:
                 )
             )
         intro = sentence.intro
-        if intro is not None and intro.status != "kept":
-            intro.status = "kept"  # shown once, above its first supported item
+        if intro is not None and id(intro) not in shown:
+            shown.add(id(intro))  # once, above its first supported item
             parts.append(("\n" if parts and intro.new_line else " " if parts else "") + intro.text)
         piece = f"{sentence.prefix}{sentence.text} [{numbers[key]}]"
         if parts:

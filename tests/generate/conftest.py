@@ -48,12 +48,14 @@ def fake_openai() -> Iterator[FakeOpenAI]:
 def openai_service(
     data_dir: Path, embedder: Embedder, server: FakeOpenAI, **overrides: object
 ) -> Service:
+    # a roomy window: every retrieved passage reaches the scripted model
+    defaults: dict[str, object] = {"llm_context_tokens": 8192}
     settings = make_settings(
         data_dir,
         llm_backend="openai",
         llm_model="scripted",
         llm_base_url=server.url,
-        **overrides,
+        **{**defaults, **overrides},
     )
     return Service(settings, embedder=embedder)
 

@@ -94,7 +94,7 @@ def test_an_obedient_model_cannot_change_an_unrelated_answer(
 def test_an_obedient_model_that_reads_the_injection_never_reaches_the_user(
     planted_dir: Path, embedder: Embedder, obedient_server: FakeOpenAI
 ) -> None:
-    service = openai_service(planted_dir, embedder, obedient_server, llm_context_tokens=8192)
+    service = openai_service(planted_dir, embedder, obedient_server)
     assert service.generator is not None
     generation = service.generator.generate(TARGETED)
     request = obedient_server.requests[-1]["messages"]
