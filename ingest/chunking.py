@@ -6,6 +6,7 @@ A heading starts a new chunk; consecutive chunks in a section overlap by whole s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ingest.document import Chunk, Document
@@ -37,6 +38,13 @@ def _units(document: Document, size: int) -> list[_Unit]:
     return units
 
 
+_ITEM = re.compile(r"\s*(?:\(\w{1,4}\)|\d{1,3}[.)]|[-*•])\s")
+
+
+def _is_item(text: str, unit: _Unit) -> bool:
+    return bool(_ITEM.match(text, unit.start))
+
+
 def _introduces(text: str, unit: _Unit) -> bool:
     return not unit.heading and text[unit.start : unit.end].rstrip().endswith((":", "—", "–"))
 
@@ -58,14 +66,20 @@ def chunk_document(document: Document, size: int = 900, overlap: int = 150) -> l
             if nxt.end - units[i].start > size:
                 break
             j += 1
+        # a list intro ("... in the following areas:") goes with its items: when the items
+        # run past this chunk, the next chunk starts at the intro
+        m = j
+        while m - 1 > i and _is_item(document.text, units[m - 1]):
+            m -= 1
         previous_end = chunks[-1].end if chunks else -1
         if (
             j < len(units)
-            and j - 1 > i
-            and units[j - 2].end > previous_end
-            and _introduces(document.text, units[j - 1])
+            and m - 1 > i
+            and (m == j or _is_item(document.text, units[j]))
+            and units[m - 2].end > previous_end
+            and _introduces(document.text, units[m - 1])
         ):
-            j -= 1  # a list intro ("... the following areas:") goes with its items
+            j = m - 1
         first, last = units[i], units[j - 1]
         body = next((u for u in units[i:j] if not u.heading), first)
         chunks.append(

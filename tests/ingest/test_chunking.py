@@ -139,3 +139,18 @@ def test_list_intro_starts_the_chunk_of_its_items() -> None:
     with_items = next(c for c in chunks if "(1) Conflict" in c.text)
     assert with_items.text.startswith("Staff shall receive training in the following areas:")
     assert not any(c.text.endswith("following areas:") for c in chunks)
+
+
+def test_a_list_that_would_be_split_starts_a_chunk_at_its_intro() -> None:
+    filler = "This sentence is filler text that pads the section out. " * 3
+    blocks = [
+        Block(filler.strip()),
+        Block("Staff shall receive training in the following areas:"),
+        Block("(1) Conflict prevention and resolution in all its many forms and places."),
+        Block("(2) International humanitarian law and international human rights law."),
+    ]
+    document = assemble("law.md", blocks, title="Law", source="law.md")
+    chunks = chunk_document(document, size=320, overlap=0)
+    with_items = [c for c in chunks if "(2) International" in c.text]
+    assert with_items and with_items[0].text.startswith("Staff shall receive training")
+    assert "(1) Conflict" in with_items[0].text
