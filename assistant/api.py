@@ -31,10 +31,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.answer import Answer
 from assistant.conversation import Message as Turn
-from assistant.errors import AssistantError, BadRequest, StoreUnavailable
+from assistant.errors import AssistantError, BadRequest, ConfigurationError, StoreUnavailable
 from assistant.service import Service
 from assistant.settings import Settings
 from assistant.uploads import MAX_FILES_PER_UPLOAD, Upload, safe_filename
+from ingest.embedding import EmbeddingModelError
 from ingest.store import DocRecord
 
 MODEL_ID = "cited-assistant"
@@ -600,7 +601,10 @@ def prepare(service: Service) -> None:
             )
     except StoreUnavailable as exc:
         print(f"warning: {exc}; /health reports 503 until it is reachable", file=sys.stderr)
-    service.embedder.embed_query("warm up")
+    try:
+        service.embedder.embed_query("warm up")
+    except EmbeddingModelError as exc:  # `assistant serve` stops with a one-line error
+        raise ConfigurationError(str(exc)) from None
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -69,11 +70,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             field = ".".join(str(x) for x in first["loc"]) or "settings"
             return _fail(f"invalid setting {field}: {first['msg']} (check ASSISTANT_* variables)")
         handler: Callable[[Any, Any], int] = _COMMANDS[args.command]
-        return handler(settings, args)
+        code = handler(settings, args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
     except AssistantError as exc:
         return _fail(str(exc))
+    except BrokenPipeError:
+        return _reader_gone()
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+
+
+def _reader_gone() -> int:
+    """The output's reader went away (`assistant sources | head`): stop quietly, as Unix
+    tools do; status 1, as Python's own recipe and rich (for its console output) use."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # so nothing at exit writes to the pipe again
+    os.close(devnull)
+    return EXIT_ERROR
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> int:
@@ -147,6 +161,7 @@ def _ensure_documents(service: Any, quiet: bool) -> None:
 
 def cmd_ask(settings: Any, args: Any) -> int:
     service = _service(settings)
+    service.check_question(args.question)  # before the sample ingest an empty store gets
     _ensure_documents(service, quiet=args.json)
     if not args.json and service.generator is not None:
         _stream_answer(service, args.question, [], args.k)

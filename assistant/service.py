@@ -5,6 +5,7 @@ The CLI and the HTTP API are thin shells over one ``Service``.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
@@ -12,12 +13,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from assistant.answer import Answer, ExtractiveAnswerer
 from assistant.conversation import Message, followup_context
-from assistant.errors import AssistantError, BadRequest, NotFound, StoreUnavailable
+from assistant.errors import BadRequest, ConfigurationError, NotFound, StoreUnavailable
 from assistant.keyword import KeywordIndex
 from assistant.retrieval import Hit, Retriever
 from assistant.settings import Settings
 from assistant.uploads import Upload, UploadDir
-from ingest.embedding import Embedder
+from ingest.embedding import Embedder, EmbeddingModelError
 from ingest.store import ChromaStore, DocRecord, StoreError, StoreUnavailableError
 from ingest.sync import IngestReport, ProgressFn, sync
 
@@ -138,7 +139,9 @@ class Service:
         return removed
 
     # -- questions ----------------------------------------------------------------------------
-    def ask(self, question: str, history: Sequence[Message] = (), k: int | None = None) -> Answer:
+    def check_question(self, question: str) -> str:
+        """The question, stripped; BadRequest if it is empty or too long (checked before any
+        work, so `assistant ask ""` on an empty store does not ingest the sample first)."""
         question = question.strip()
         if not question:
             raise BadRequest("the question is empty; ask something about your documents")
@@ -147,6 +150,10 @@ class Service:
                 f"the question is {len(question)} characters long; the limit is "
                 f"{self.settings.max_question_chars} (ASSISTANT_MAX_QUESTION_CHARS)"
             )
+        return question
+
+    def ask(self, question: str, history: Sequence[Message] = (), k: int | None = None) -> Answer:
+        question = self.check_question(question)
         generator = self.generator
         if generator is not None:
             return _store_call(lambda: generator.answer(question, history=history, k=k))
@@ -171,11 +178,17 @@ class Service:
         return _store_call(lambda: self.retriever.search(query, k))
 
     def health(self) -> dict[str, object]:
+        # /health is public: a server URL, but not where on disk an embedded store lives
+        where = self.store.url or "embedded"
         try:
             self.store.ping()
-            store = {"ok": True, "chunks": self.store.count(), "where": self.store.where}
+            store = {"ok": True, "chunks": self.store.count(), "where": where}
         except StoreError as exc:
-            store = {"ok": False, "error": str(exc), "where": self.store.where}
+            store = {"ok": False, "error": str(exc), "where": where}
+        except Exception as exc:  # a broken store must make /health say so, not fail it
+            print(f"error: health check: {exc!r}", file=sys.stderr)
+            reason = f"the store fails ({type(exc).__name__}); the server log has the details"
+            store = {"ok": False, "error": reason, "where": where}
         return {
             "ok": bool(store["ok"]),
             "store": store,
@@ -193,5 +206,7 @@ def _store_call(fn: Callable[[], T]) -> T:
         return fn()
     except StoreUnavailableError as exc:
         raise StoreUnavailable(str(exc)) from None
-    except StoreError as exc:
-        raise AssistantError(str(exc)) from None
+    except StoreError as exc:  # e.g. a store built with another model: the server's setup
+        raise ConfigurationError(str(exc)) from None
+    except EmbeddingModelError as exc:
+        raise ConfigurationError(str(exc)) from None

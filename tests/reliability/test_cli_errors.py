@@ -1,0 +1,129 @@
+"""CLI failure modes: a bad question fails before any work, a closed pipe ends quietly, and
+an unusable embedding model is a one-line error (CLI) or a JSON error (HTTP), never a trace."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from assistant.api import create_app
+from assistant.service import Service
+from tests.api.live import clean_env
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.slow
+
+BAD_MODEL = "/nonexistent/embedding-model"
+
+
+def cli(*args: str, data_dir: Path, cwd: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", *args],
+        env=clean_env(ASSISTANT_DATA_DIR=str(data_dir), **settings),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The one `error: ` line, last on stderr (a progress note such as "The store is empty:
+    ingesting the sample..." may come before it); no traceback."""
+    assert result.returncode == 1, (result.returncode, result.stderr[-2000:])
+    lines = result.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert errors == lines[-1:], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("", "the question is empty"), ("   ", "the question is empty"), ("x" * 5000, "limit")],
+    ids=["empty", "blank", "too-long"],
+)
+def test_a_bad_question_on_an_empty_store_fails_before_ingesting_anything(
+    tmp_path: Path, question: str, message: str
+) -> None:
+    data_dir = tmp_path / "data"
+    result = cli("ask", question, data_dir=data_dir, cwd=tmp_path)
+    assert message in one_line_error(result)
+    assert not (data_dir / "chroma").exists(), "the sample corpus was ingested first"
+
+
+def run_into_closed_pipe(*args: str, data_dir: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Like `assistant ... | head -0`: the reader has gone before the first write."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "assistant.cli", *args],
+            env=clean_env(ASSISTANT_DATA_DIR=str(data_dir)),
+            cwd=cwd,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("sources",), ("sources", "--json"), ("ask", "What does the WPS Act require?")],
+    ids=["sources", "sources-json", "ask"],
+)
+def test_a_closed_pipe_ends_quietly(tmp_path: Path, sample_copy: Path, args: tuple[str]) -> None:
+    result = run_into_closed_pipe(*args, data_dir=sample_copy, cwd=tmp_path)
+    assert result.stderr == "", result.stderr[-2000:]
+    assert result.returncode == 1  # quietly: Python's recipe for EPIPE, and rich's
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("ask", "What does the WPS Act require?", "--json"), ("ingest", "{docs}"), ("serve",)],
+    ids=["ask", "ingest", "serve"],
+)
+def test_a_bad_embedding_model_is_a_one_line_error(tmp_path: Path, args: tuple[str]) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "note.md").write_text("# Note\n\nA note about the Lima desk.\n", encoding="utf-8")
+    argv = [a.replace("{docs}", str(docs)) for a in args]
+    result = (
+        cli(
+            *argv,
+            "--port",
+            "1",
+            data_dir=tmp_path / "data",
+            cwd=tmp_path,
+            ASSISTANT_EMBEDDING_MODEL=BAD_MODEL,
+        )
+        if args == ("serve",)
+        else cli(
+            *argv, data_dir=tmp_path / "data", cwd=tmp_path, ASSISTANT_EMBEDDING_MODEL=BAD_MODEL
+        )
+    )
+    line = one_line_error(result)
+    assert f"cannot load the embedding model '{BAD_MODEL}'" in line
+    assert "ASSISTANT_EMBEDDING_MODEL" in line and "Traceback" not in result.stderr
+
+
+def test_a_bad_embedding_model_is_a_json_error_over_http(sample_copy: Path) -> None:
+    settings = make_settings(sample_copy, embedding_model=BAD_MODEL)
+    with TestClient(create_app(Service(settings))) as client:
+        for path, body in [
+            ("/api/ask", {"question": "What does the WPS Act require?"}),
+            ("/v1/chat/completions", {"messages": [{"role": "user", "content": "WPS Act?"}]}),
+        ]:
+            response = client.post(path, json=body)
+            assert response.status_code == 500, response.text
+            error = response.json()["error"]
+            assert "cannot load the embedding model" in error["message"]
+            assert "Traceback" not in response.text and ".py" not in response.text
