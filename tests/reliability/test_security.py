@@ -77,7 +77,7 @@ def test_the_api_key_is_compared_in_constant_time(
     ids=["non-ascii-key", "latin1-bearer", "basic-auth", "empty-bearer", "empty-key"],
 )
 def test_odd_credentials_are_401_not_500(keyed: TestClient, headers: dict[str, str]) -> None:
-    encoded = {k: v.encode("utf-8") for k, v in headers.items()}  # raw bytes on the wire
+    encoded = {k.encode(): v.encode("utf-8") for k, v in headers.items()}  # raw bytes
     response = keyed.get("/api/documents", headers=encoded)
     assert response.status_code == 401, response.text
     assert response.json()["error"]["type"] == "authentication_error"
