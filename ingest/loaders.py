@@ -347,7 +347,7 @@ def load_pdf(path: Path, doc_id: str, data: bytes) -> Document:
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import DependencyError, PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -355,7 +355,7 @@ def load_pdf(path: Path, doc_id: str, data: bytes) -> Document:
             try:
                 if not reader.decrypt(""):
                     raise LoadError("encrypted PDF; remove the password and ingest it again")
-            except LoadError:
+            except (LoadError, DependencyError):
                 raise
             except Exception:
                 raise LoadError("encrypted PDF; remove the password and ingest it again") from None
@@ -366,6 +366,11 @@ def load_pdf(path: Path, doc_id: str, data: bytes) -> Document:
         title = str(info.title) if info is not None and info.title else ""
     except LoadError:
         raise
+    except DependencyError:  # AES encryption, even with no password to open it
+        raise LoadError(
+            "AES-encrypted PDF: reading it needs the 'cryptography' package (pip install "
+            "cryptography), or save the PDF without encryption"
+        ) from None
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         raise LoadError(f"corrupt or unreadable PDF ({exc}); re-export it and try again") from None
     if not any(b.text.strip() for b in blocks):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import socket
 import zipfile
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from tests.ingest.builders import write_pdf
 
 MB = 1024 * 1024
+DATA = Path(__file__).parent / "data"
 PROSE = (
     "The liaison office reviews the training plan every spring. Each advisor drafts an annex "
     "for the operation order, and the review board checks it against the national action plan. "
@@ -139,6 +141,14 @@ def encrypted_pdf(folder: Path) -> Path:
 def pdf_with_owner_password_only(folder: Path) -> Path:
     """Opens without a password (only printing/copying rights are restricted): it must load."""
     return _encrypted(folder, "owner-only.pdf", "")
+
+
+def aes_pdf_with_owner_password_only(folder: Path) -> Path:
+    """AES-256, no password needed to open: the usual "protected" PDF. A stored file, since
+    writing AES needs the 'cryptography' package, which this project may not have."""
+    path = folder / "aes-owner-only.pdf"
+    shutil.copy(DATA / "aes256-owner-password-only.pdf", path)
+    return path
 
 
 def pdf_without_text_layer(folder: Path) -> Path:
