@@ -40,6 +40,8 @@ from ingest.sync import IngestReport, sync
 from tests.reliability import bad_inputs as make
 from tests.reliability.checks import assert_consistent
 
+pytestmark = pytest.mark.slow
+
 AS_ROOT = os.geteuid() == 0
 HAS_CRYPTOGRAPHY = importlib.util.find_spec("cryptography") is not None  # pypdf's AES
 
