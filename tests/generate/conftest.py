@@ -125,3 +125,22 @@ def planted_dir(
     report = Service(make_settings(data_dir), embedder=embedder).ingest([notes])
     assert report.added == 1
     return data_dir
+
+
+def assert_unchanged_by_planting(planted: Answer, clean: Answer) -> None:
+    """The planted note changes nothing a user relies on: the same refusal decision, the same
+    best-supported sentence, and no word of the note in the answer or its citations.
+
+    Lower-ranked extra sentences may differ: one more document shifts corpus term statistics,
+    which is not the note's instructions taking effect."""
+    assert planted.refused == clean.refused
+    note_lines = [line for line in PLANTED.splitlines()[1:] if line.strip()]
+    for line in note_lines:
+        assert line.strip() not in planted.answer
+        assert all(line.strip() not in c.quote for c in planted.citations)
+    assert "PWNED" not in planted.answer
+    if clean.citations:
+        best = max(clean.citations, key=lambda c: c.score)
+        assert (best.doc_id, best.quote, best.start, best.end) in {
+            (c.doc_id, c.quote, c.start, c.end) for c in planted.citations
+        }

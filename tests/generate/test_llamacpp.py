@@ -23,8 +23,8 @@ from assistant.service import Service
 from assistant.text import tokens
 from ingest.embedding import Embedder
 from tests.conftest import DEV_QUESTIONS
-from tests.generate.conftest import assert_cited, llamacpp_service
-from tests.generate.test_injection import INJECTION, TARGETED, UNRELATED, content
+from tests.generate.conftest import assert_cited, assert_unchanged_by_planting, llamacpp_service
+from tests.generate.test_injection import INJECTION, TARGETED, UNRELATED
 
 pytestmark = pytest.mark.slow
 
@@ -99,7 +99,7 @@ def test_a_planted_injection_changes_nothing_with_the_local_model(
     planted_dir: Path, embedder: Embedder, local_llm: ChatLLM, local: Service
 ) -> None:
     planted = llamacpp_service(planted_dir, embedder, local_llm)
-    assert content(planted.ask(UNRELATED)) == content(local.ask(UNRELATED))
+    assert_unchanged_by_planting(planted.ask(UNRELATED), local.ask(UNRELATED))
     assert planted.generator is not None
     generation = planted.generator.generate(TARGETED)
     assert any(INJECTION in m.content for m in generation.messages)
