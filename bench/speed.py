@@ -172,6 +172,18 @@ def run_child(mode: str, corpus: Path, data: Path) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def ingest_row(corpus: Path, work: Path, name: str) -> dict[str, Any]:
+    """The three ingests of one corpus, side by side, with the product's ratios."""
+    row: dict[str, Any] = {
+        m: run_child(m, corpus, work / f"{m}-{name}") for m in ("floor", "product", "langchain")
+    }
+    row["ratios"] = {
+        "product_vs_floor": round(row["product"]["wall_s"] / row["floor"]["wall_s"], 3),
+        "product_vs_langchain": round(row["product"]["wall_s"] / row["langchain"]["wall_s"], 3),
+    }
+    return row
+
+
 # -- queries ------------------------------------------------------------------------------------
 def questions() -> list[str]:
     found = []
@@ -364,16 +376,7 @@ def main() -> int:
     try:
         for scale in scales:
             corpus = replicate(work / f"corpus-x{scale}", scale)
-            row = {
-                m: run_child(m, corpus, work / f"{m}-x{scale}")
-                for m in ("floor", "product", "langchain")
-            }
-            row["ratios"] = {
-                "product_vs_floor": round(row["product"]["wall_s"] / row["floor"]["wall_s"], 3),
-                "product_vs_langchain": round(
-                    row["product"]["wall_s"] / row["langchain"]["wall_s"], 3
-                ),
-            }
+            row = ingest_row(corpus, work, f"x{scale}")
             result["ingest"][f"x{scale}"] = row
             _log(f"ingest x{scale}: {row}")
             result["queries"][f"x{scale}"] = query_latency(
@@ -441,16 +444,7 @@ def main() -> int:
             }
         if args.scifact:
             corpus = scifact_files(args.scifact, work / "scifact")
-            row = {
-                m: run_child(m, corpus, work / f"{m}-scifact")
-                for m in ("floor", "product", "langchain")
-            }
-            row["ratios"] = {
-                "product_vs_floor": round(row["product"]["wall_s"] / row["floor"]["wall_s"], 3),
-                "product_vs_langchain": round(
-                    row["product"]["wall_s"] / row["langchain"]["wall_s"], 3
-                ),
-            }
+            row = ingest_row(corpus, work, "scifact")
             result["ingest"]["scifact"] = row
             _log(f"ingest scifact: {row}")
     finally:
