@@ -2,6 +2,11 @@
 
 Local Chroma has no sparse index, so this is built here; it is rebuilt when the store's
 generation token changes (any ingest or removal), and reloaded from disk by other processes.
+
+Each chunk is indexed together with its neighbouring chunks of the same document (``context``
+on each side): a passage is found by words its neighbours use too, which small chunks alone
+miss (on BEIR SciFact, +0.01 nDCG@10 for BM25 over 500-character chunks). Document frequencies
+for ``idf`` stay per chunk, so the answerer's term weights do not depend on this.
 """
 
 from __future__ import annotations
@@ -15,11 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from assistant.text import tokens
-from ingest.store import ChromaStore
+from ingest.store import ChromaStore, StoredChunk
 from ingest.sync import embed_text
 
-BM25_K1 = 1.2
-BM25_B = 0.75
+# tuned on the SciFact train split (bench/ir.py); less length normalisation than the textbook
+# 0.75 suits chunks that already have similar lengths
+BM25_K1 = 0.9
+BM25_B = 0.4
+BM25_CONTEXT = 1
 
 
 @dataclass
@@ -33,12 +41,18 @@ class _Index:
 
 class KeywordIndex:
     def __init__(
-        self, store: ChromaStore, cache_dir: Path | None, k1: float = BM25_K1, b: float = BM25_B
+        self,
+        store: ChromaStore,
+        cache_dir: Path | None,
+        k1: float = BM25_K1,
+        b: float = BM25_B,
+        context: int = BM25_CONTEXT,
     ):
         self.store = store
         self.cache_dir = cache_dir
         self.k1 = k1
         self.b = b
+        self.context = context
         self._index: _Index | None = None
         self._lock = threading.Lock()
 
@@ -56,7 +70,8 @@ class KeywordIndex:
     def _dir(self, generation: str) -> Path | None:
         if self.cache_dir is None:
             return None
-        return self.cache_dir / f"{self.store.name}-{generation}-k{self.k1}-b{self.b}"
+        key = f"k{self.k1}-b{self.b}-c{self.context}"
+        return self.cache_dir / f"{self.store.name}-{generation}-{key}"
 
     def _load(self, generation: str) -> _Index | None:
         import bm25s
@@ -77,17 +92,19 @@ class KeywordIndex:
     def _build(self, generation: str) -> _Index:
         import bm25s
 
-        ids: list[str] = []
-        corpus: list[list[str]] = []
-        for chunk in self.store.iter_chunks():
-            ids.append(chunk.chunk_id)
-            corpus.append(tokens(embed_text(chunk.title, chunk.location, chunk.text)))
+        chunks = list(self.store.iter_chunks())
+        ids = [chunk.chunk_id for chunk in chunks]
+        doc_freq: dict[str, int] = {}
+        for chunk in chunks:
+            for term in set(tokens(embed_text(chunk.title, chunk.location, chunk.text))):
+                doc_freq[term] = doc_freq.get(term, 0) + 1
+        windows = _windows(chunks, self.context)
+        corpus = [
+            tokens(embed_text(chunk.title, chunk.location, windows[chunk.chunk_id]))
+            for chunk in chunks
+        ]
         model = None
         vocab: set[str] = set()
-        doc_freq: dict[str, int] = {}
-        for terms in corpus:
-            for term in set(terms):
-                doc_freq[term] = doc_freq.get(term, 0) + 1
         if ids:
             model = bm25s.BM25(k1=self.k1, b=self.b)
             model.index(corpus, show_progress=False)
@@ -140,3 +157,25 @@ class KeywordIndex:
     def size(self) -> int:
         index = self._current()
         return len(index.ids) if index else 0
+
+
+def _windows(chunks: list[StoredChunk], context: int) -> dict[str, str]:
+    """Each chunk's text widened by ``context`` neighbouring chunks of its document on each side,
+    stitched by character offsets so overlapping text is not counted twice."""
+    by_doc: dict[str, list[StoredChunk]] = {}
+    for chunk in chunks:
+        by_doc.setdefault(chunk.doc_id, []).append(chunk)
+    windows: dict[str, str] = {}
+    for doc_chunks in by_doc.values():
+        doc_chunks.sort(key=lambda c: (c.start, c.ordinal))
+        for i, chunk in enumerate(doc_chunks):
+            parts: list[str] = []
+            end = -1
+            for near in doc_chunks[max(0, i - context) : i + context + 1]:
+                if near.end <= end:
+                    continue
+                skip = max(0, end - near.start)
+                parts.append(near.text[skip:])
+                end = near.end
+            windows[chunk.chunk_id] = " ".join(parts) if context else chunk.text
+    return windows

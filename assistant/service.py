@@ -47,9 +47,19 @@ class Service:
             self.store = ChromaStore(url=settings.chroma_url, name=settings.collection)
         else:
             self.store = ChromaStore(path=settings.data_dir / "chroma", name=settings.collection)
-        self.keyword = KeywordIndex(self.store, settings.data_dir / "keyword-cache")
+        self.keyword = KeywordIndex(
+            self.store,
+            settings.data_dir / "keyword-cache",
+            k1=settings.bm25_k1,
+            b=settings.bm25_b,
+            context=settings.bm25_context,
+        )
         self.retriever = Retriever(
-            self.store, self.embedder, self.keyword, dense_weight=settings.dense_weight
+            self.store,
+            self.embedder,
+            self.keyword,
+            dense_weight=settings.dense_weight,
+            pool=settings.retrieval_pool,
         )
         self.answerer = ExtractiveAnswerer(
             self.retriever,

@@ -46,10 +46,28 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(default=6, ge=1, le=50, description="Passages retrieved per question.")
     dense_weight: float = Field(
-        default=0.5,
+        default=0.75,
         ge=0.0,
         le=1.0,
-        description="Weight of dense similarity against BM25 in the fused retrieval score.",
+        description="Weight of dense (cosine) similarity against max-normalised BM25 in the fused "
+        "retrieval score (tuned on BEIR SciFact train, bench/ir.py).",
+    )
+    retrieval_pool: int = Field(
+        default=50,
+        ge=1,
+        le=2000,
+        description="Candidates taken from each of dense and BM25 search before fusion.",
+    )
+    bm25_k1: float = Field(
+        default=0.9, ge=0.0, le=10.0, description="BM25 term-frequency saturation (k1)."
+    )
+    bm25_b: float = Field(default=0.4, ge=0.0, le=1.0, description="BM25 length normalisation (b).")
+    bm25_context: int = Field(
+        default=1,
+        ge=0,
+        le=5,
+        description="Neighbouring chunks (each side, same document) indexed with each chunk for "
+        "BM25; 0 = the chunk alone.",
     )
     refusal_threshold: float = Field(
         default=0.48,
