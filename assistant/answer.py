@@ -191,10 +191,11 @@ class ExtractiveAnswerer:
             if t not in QUESTION_WORDS
         ]
         n = len(cands)
+        index = self.keyword.snapshot()
         weight = {}
         for t in q_terms:
             df = sum(1 for terms in cand_terms if t in terms)
-            weight[t] = math.log(1 + (n - df + 0.5) / (df + 0.5)) * min(self.keyword.idf(t), 6.0)
+            weight[t] = math.log(1 + (n - df + 0.5) / (df + 0.5)) * min(index.idf(t), 6.0)
         mass = sum(weight.values()) or 1.0
         asked = set(q_terms) | set(tokens(context))
         q_vec = self.embedder.embed_query(f"{context} {question}".strip())
@@ -230,10 +231,19 @@ class ExtractiveAnswerer:
             cand.support = float(
                 0.3 * lexical + 0.1 * cand.hit.score + 0.1 * min(novelty * 2, 1.0) - penalty
             )
-        # sentence embeddings are the costly part: only for the most promising candidates,
-        # judged with the passage's own similarity standing in for the sentence's
+        # the most promising candidates, judged with the passage's own similarity standing in
+        # for the sentence's, get a sentence vector: pooled from the chunk's encoding at ingest
+        # (ingest.span_vectors), or encoded now for chunks stored without one
         shortlist = sorted(cands, key=lambda c: -(c.support + 0.5 * c.hit.dense))[:_SHORTLIST]
-        vectors = self.embedder.embed_cached([c.text for c in shortlist])
+        pooled = [
+            index.span_vector(
+                c.hit.chunk.chunk_id, c.start - c.hit.chunk.start, c.end - c.hit.chunk.start
+            )
+            for c in shortlist
+        ]
+        missing = [c.text for c, v in zip(shortlist, pooled, strict=True) if v is None]
+        encoded = iter(self.embedder.embed_cached(missing)) if missing else iter(())
+        vectors = np.stack([v if v is not None else next(encoded) for v in pooled])
         for cand, sim in zip(shortlist, vectors @ q_vec, strict=True):
             cand.features["dense"] = float(sim)
             cand.support += 0.5 * float(sim)

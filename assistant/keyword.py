@@ -1,7 +1,11 @@
-"""BM25 keyword index over the chunk texts in Chroma, cached on disk per store generation.
+"""In-memory search index over the chunks in Chroma: BM25, chunk texts and their vectors,
+cached on disk per store generation.
 
-Local Chroma has no sparse index, so this is built here; it is rebuilt when the store's
+Local Chroma has no sparse index, so BM25 is built here; it is rebuilt when the store's
 generation token changes (any ingest or removal), and reloaded from disk by other processes.
+The same snapshot holds every chunk and its stored vector, so a query costs one Chroma call
+(the nearest ids) and no further reads: keyword-only candidates get their cosine similarity
+from the vectors held here.
 
 Each chunk is indexed together with its neighbouring chunks of the same document (``context``
 on each side): a passage is found by words its neighbours use too, which small chunks alone
@@ -14,12 +18,13 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from assistant.text import tokens
+from ingest.span_vectors import SpanVectors, pack, unpack
 from ingest.store import ChromaStore, StoredChunk
 from ingest.sync import embed_text
 
@@ -28,15 +33,42 @@ from ingest.sync import embed_text
 BM25_K1 = 0.9
 BM25_B = 0.4
 BM25_CONTEXT = 1
+_FORMAT = 3  # bump when the cached files change
 
 
 @dataclass
-class _Index:
+class Snapshot:
+    """The chunks of one store generation, with what searching them needs."""
+
     generation: str
     ids: list[str]
-    bm25: object  # bm25s.BM25
+    chunks: list[StoredChunk]
+    vectors: np.ndarray  # (len(ids), dim), normalised, row i belongs to ids[i]
+    bm25: object  # bm25s.BM25, None when there are no chunks
     vocab: set[str]
     doc_freq: dict[str, int]
+    sentences: list[SpanVectors | None]  # per chunk, the sentence vectors stored with it
+    position: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.position:
+            self.position = {cid: i for i, cid in enumerate(self.ids)}
+
+    def chunk(self, chunk_id: str) -> StoredChunk | None:
+        i = self.position.get(chunk_id)
+        return None if i is None else self.chunks[i]
+
+    def span_vector(self, chunk_id: str, start: int, end: int) -> np.ndarray | None:
+        """The pooled vector of ``[start, end)`` of the chunk's text, if it was stored."""
+        i = self.position.get(chunk_id)
+        spans = None if i is None else self.sentences[i]
+        return None if spans is None else spans.vector(start, end)
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a (stemmed) term over chunks; unseen terms get the max."""
+        n = len(self.ids)
+        df = self.doc_freq.get(term, 0)
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
 
 class KeywordIndex:
@@ -53,10 +85,11 @@ class KeywordIndex:
         self.k1 = k1
         self.b = b
         self.context = context
-        self._index: _Index | None = None
+        self._index: Snapshot | None = None
         self._lock = threading.Lock()
 
-    def _current(self) -> _Index | None:
+    def snapshot(self) -> Snapshot:
+        """The index of the store as it is now (rebuilt or reloaded when it has changed)."""
         generation = self.store.generation()
         index = self._index
         if index is not None and index.generation == generation:
@@ -70,30 +103,42 @@ class KeywordIndex:
     def _dir(self, generation: str) -> Path | None:
         if self.cache_dir is None:
             return None
-        key = f"k{self.k1}-b{self.b}-c{self.context}"
+        key = f"k{self.k1}-b{self.b}-c{self.context}-f{_FORMAT}"
         return self.cache_dir / f"{self.store.name}-{generation}-{key}"
 
-    def _load(self, generation: str) -> _Index | None:
+    def _load(self, generation: str) -> Snapshot | None:
         import bm25s
 
         folder = self._dir(generation)
-        if folder is None or not (folder / "ids.json").exists():
+        if folder is None or not (folder / "chunks.json").exists():
             return None
         try:
-            ids = json.loads((folder / "ids.json").read_text())
+            chunks = [StoredChunk(**c) for c in json.loads((folder / "chunks.json").read_text())]
             doc_freq = json.loads((folder / "df.json").read_text())
-            if not ids:
-                return _Index(generation, [], None, set(), {})
-            model = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)
-        except (OSError, ValueError):
+            vectors = np.load(folder / "vectors.npy")
+            packed = json.loads((folder / "sentences.json").read_text())
+            sentences = [unpack(m) if m else None for m in packed]
+            model = None
+            if chunks:
+                model = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)
+        except (OSError, ValueError, TypeError):
             return None
-        return _Index(generation, ids, model, set(model.vocab_dict), doc_freq)
+        vocab = set(model.vocab_dict) if model is not None else set()
+        ids = [c.chunk_id for c in chunks]
+        return Snapshot(generation, ids, chunks, vectors, model, vocab, doc_freq, sentences)
 
-    def _build(self, generation: str) -> _Index:
+    def _build(self, generation: str) -> Snapshot:
         import bm25s
 
-        chunks = list(self.store.iter_chunks())
+        chunks: list[StoredChunk] = []
+        rows: list[np.ndarray] = []
+        sentences: list[SpanVectors | None] = []
+        for chunk, vector, spans in self.store.iter_chunks_with_vectors():
+            chunks.append(chunk)
+            rows.append(vector)
+            sentences.append(spans)
         ids = [chunk.chunk_id for chunk in chunks]
+        vectors = np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
         doc_freq: dict[str, int] = {}
         for chunk in chunks:
             for term in set(tokens(embed_text(chunk.title, chunk.location, chunk.text))):
@@ -111,10 +156,18 @@ class KeywordIndex:
             vocab = set(model.vocab_dict)
         folder = self._dir(generation)
         if folder is not None:
-            self._save(folder, ids, model, doc_freq)
-        return _Index(generation, ids, model, vocab, doc_freq)
+            self._save(folder, chunks, vectors, sentences, model, doc_freq)
+        return Snapshot(generation, ids, chunks, vectors, model, vocab, doc_freq, sentences)
 
-    def _save(self, folder: Path, ids: list[str], model: object, doc_freq: dict[str, int]) -> None:
+    def _save(
+        self,
+        folder: Path,
+        chunks: list[StoredChunk],
+        vectors: np.ndarray,
+        sentences: list[SpanVectors | None],
+        model: object,
+        doc_freq: dict[str, int],
+    ) -> None:
         assert self.cache_dir is not None
         tmp = folder.with_name(folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -122,7 +175,11 @@ class KeywordIndex:
         if model is not None:
             model.save(str(tmp), show_progress=False)  # type: ignore[attr-defined]
         (tmp / "df.json").write_text(json.dumps(doc_freq))
-        (tmp / "ids.json").write_text(json.dumps(ids))
+        np.save(tmp / "vectors.npy", vectors)
+        packed = [None if item is None else pack(item) for item in sentences]
+        (tmp / "sentences.json").write_text(json.dumps(packed))
+        # written last: its presence marks a complete folder
+        (tmp / "chunks.json").write_text(json.dumps([asdict(c) for c in chunks]))
         # drop older generations of this collection, then publish atomically
         for old in self.cache_dir.glob(f"{self.store.name}-*"):
             if old != tmp:
@@ -132,10 +189,10 @@ class KeywordIndex:
         except OSError:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def scores(self, query: str) -> tuple[list[str], np.ndarray]:
+    def scores(self, query: str, index: Snapshot | None = None) -> tuple[list[str], np.ndarray]:
         """BM25 score of every chunk for the query (ids aligned with scores)."""
-        index = self._current()
-        if index is None or index.bm25 is None:
+        index = index or self.snapshot()
+        if index.bm25 is None:
             return [], np.zeros(0, dtype=np.float32)
         terms = [t for t in tokens(query) if t in index.vocab]
         if not terms:
@@ -145,18 +202,13 @@ class KeywordIndex:
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a (stemmed) term over chunks; unseen terms get the max."""
-        index = self._current()
-        n = len(index.ids) if index else 0
-        df = index.doc_freq.get(term, 0) if index else 0
-        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+        return self.snapshot().idf(term)
 
     def document_frequency(self, term: str) -> int:
-        index = self._current()
-        return index.doc_freq.get(term, 0) if index else 0
+        return self.snapshot().doc_freq.get(term, 0)
 
     def size(self) -> int:
-        index = self._current()
-        return len(index.ids) if index else 0
+        return len(self.snapshot().ids)
 
 
 def _windows(chunks: list[StoredChunk], context: int) -> dict[str, str]:

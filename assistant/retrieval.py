@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.keyword import KeywordIndex
+from assistant.keyword import KeywordIndex, Snapshot
 from ingest.embedding import Embedder
 from ingest.store import ChromaStore, StoredChunk
 
@@ -44,7 +44,6 @@ class Retriever:
         self.keyword = keyword
         self.dense_weight = dense_weight
         self.pool = pool
-        self._position_of: tuple[list[str], dict[str, int]] | None = None
 
     def search(self, query: str, k: int = 6, mode: str = "hybrid") -> list[Hit]:
         """Top ``k`` chunks for the query; ``mode`` is hybrid, dense or bm25.
@@ -54,35 +53,30 @@ class Retriever:
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
         n = max(self.pool, 2 * k)
-        by_id: dict[str, StoredChunk] = {}
+        index = self.keyword.snapshot()
         dense: dict[str, float] = {}
         vector = None
         if mode != "bm25":
             vector = self.embedder.embed_query(query)
-            for chunk, similarity in self.store.query(vector, n):
-                by_id[chunk.chunk_id] = chunk
-                dense[chunk.chunk_id] = similarity
+            dense = dict(self.store.nearest_ids(vector, n))
         keyword: dict[str, float] = {}
         best_keyword = 0.0
         if mode != "dense":
-            ids, scores = self.keyword.scores(query)
+            ids, scores = self.keyword.scores(query, index)
             if len(ids) and scores.max() > 0:
                 best_keyword = float(scores.max())
-                top = np.argsort(-scores)[:n]
+                top = np.argpartition(-scores, min(n, len(ids)) - 1)[:n]
                 keyword = {ids[i]: float(scores[i]) for i in top if scores[i] > 0}
                 if mode == "hybrid":
-                    position = self._positions(ids)
                     for cid in dense:
-                        if cid in position:
-                            keyword[cid] = float(scores[position[cid]])
-        missing = [cid for cid in keyword if cid not in by_id]
-        if missing:
-            if vector is None:
-                by_id.update((c.chunk_id, c) for c in self.store.get_chunks(missing))
-            else:
-                for chunk, vec in self._with_vectors(missing):
-                    by_id[chunk.chunk_id] = chunk
-                    dense[chunk.chunk_id] = float(np.dot(vec, vector))
+                        i = index.position.get(cid)
+                        if i is not None:
+                            keyword[cid] = float(scores[i])
+        by_id = self._chunks(index, [*dense, *(c for c in keyword if c not in dense)])
+        if vector is not None:
+            for cid in keyword:
+                if cid not in dense and cid in by_id:
+                    dense[cid] = float(index.vectors[index.position[cid]] @ vector)
         fused = self._fuse(by_id, dense, keyword, best_keyword, mode)
         hits: list[Hit] = []
         for cid in sorted(by_id, key=lambda c: -fused[c]):
@@ -94,18 +88,20 @@ class Retriever:
                 break
         return hits
 
-    def _positions(self, ids: list[str]) -> dict[str, int]:
-        """Chunk id -> index into the keyword scores (same list object until a rebuild)."""
-        cached = self._position_of
-        if cached is None or cached[0] is not ids:
-            cached = (ids, {cid: i for i, cid in enumerate(ids)})
-            self._position_of = cached
-        return cached[1]
-
-    def _with_vectors(self, ids: list[str]) -> list[tuple[StoredChunk, np.ndarray]]:
-        chunks = self.store.get_chunks(ids)
-        vectors = self.store.get_embeddings([c.chunk_id for c in chunks])
-        return list(zip(chunks, vectors, strict=True))
+    def _chunks(self, index: Snapshot, ids: list[str]) -> dict[str, StoredChunk]:
+        """The chunks from the snapshot; ids it lacks (written since it was taken) are read
+        from the store."""
+        found: dict[str, StoredChunk] = {}
+        missing = []
+        for cid in ids:
+            chunk = index.chunk(cid)
+            if chunk is None:
+                missing.append(cid)
+            else:
+                found[cid] = chunk
+        if missing:
+            found.update((c.chunk_id, c) for c in self.store.get_chunks(missing))
+        return found
 
     def _fuse(
         self,

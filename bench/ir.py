@@ -90,6 +90,18 @@ class CachedEmbedder(Embedder):
                 found[key] = vector
         return np.stack([found[key] for key in keys]).astype(np.float32, copy=False)
 
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """Chunk vectors from the cache; no sentence vectors (this bench scores retrieval
+        only, and the answerer encodes sentences itself where none are stored)."""
+        vectors = self.embed(texts)
+        empty = [
+            (np.zeros(len(s), np.int32), np.zeros((len(s), vectors.shape[1]), np.float32))
+            for s in spans
+        ]
+        return vectors, empty
+
 
 # -- data ---------------------------------------------------------------------------------------
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -97,12 +97,15 @@ def scifact_files(data_dir: Path, target: Path) -> Path:
 def child(mode: str, corpus: Path, data: Path) -> dict[str, Any]:
     """Run inside a fresh process; returns wall time, chunk count and peak RSS."""
     os.environ["ASSISTANT_DATA_DIR"] = str(data)
-    if mode == "product":
+    if mode in ("product", "product_cold"):
         from assistant.service import Service
         from assistant.settings import Settings
 
-        service = Service(Settings(_env_file=None, data_dir=data))  # type: ignore[call-arg]
         started = time.perf_counter()
+        service = Service(Settings(_env_file=None, data_dir=data))  # type: ignore[call-arg]
+        if mode == "product":
+            service.embedder.embed(["warm up"])  # model loaded before the clock, as for the floor
+            started = time.perf_counter()
         report = service.ingest([corpus])
         wall = time.perf_counter() - started
         chunks = report.chunks
@@ -174,12 +177,14 @@ def run_child(mode: str, corpus: Path, data: Path) -> dict[str, Any]:
 
 def ingest_row(corpus: Path, work: Path, name: str) -> dict[str, Any]:
     """The three ingests of one corpus, side by side, with the product's ratios."""
-    row: dict[str, Any] = {
-        m: run_child(m, corpus, work / f"{m}-{name}") for m in ("floor", "product", "langchain")
-    }
+    modes = ("floor", "product", "product_cold", "langchain")
+    row: dict[str, Any] = {m: run_child(m, corpus, work / f"{m}-{name}") for m in modes}
+    # like for like: the floor's clock starts with the model loaded, LangChain's before loading
     row["ratios"] = {
         "product_vs_floor": round(row["product"]["wall_s"] / row["floor"]["wall_s"], 3),
-        "product_vs_langchain": round(row["product"]["wall_s"] / row["langchain"]["wall_s"], 3),
+        "product_cold_vs_langchain": round(
+            row["product_cold"]["wall_s"] / row["langchain"]["wall_s"], 3
+        ),
     }
     return row
 
@@ -463,14 +468,15 @@ def _log(message: str) -> None:
 
 def _print_table(result: dict[str, Any]) -> None:
     print(
-        "ingest                 floor s   product s  langchain s  product/floor  product/LC  "
-        "chunks  peak RSS MB (product)"
+        "ingest                 floor s  product s  (+model load) langchain s  product/floor  "
+        "cold/LC  chunks  peak RSS MB (product)"
     )
     for name, row in result["ingest"].items():
         print(
             f"  {name:<20} {row['floor']['wall_s']:>7.1f} {row['product']['wall_s']:>10.1f} "
-            f"{row['langchain']['wall_s']:>12.1f} {row['ratios']['product_vs_floor']:>14.2f} "
-            f"{row['ratios']['product_vs_langchain']:>11.2f} {row['product']['chunks']:>7} "
+            f"{row['product_cold']['wall_s']:>13.1f} {row['langchain']['wall_s']:>12.1f} "
+            f"{row['ratios']['product_vs_floor']:>14.2f} "
+            f"{row['ratios']['product_cold_vs_langchain']:>8.2f} {row['product']['chunks']:>7} "
             f"{row['product']['peak_rss_mb']:>8}"
         )
     print("queries (p50 ms)       floor  retrieval  answer  langchain")

@@ -99,6 +99,39 @@ class Embedder:
         self.texts_embedded += len(texts)
         return np.asarray(vectors, dtype=np.float32)
 
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """Encode texts as ``embed`` does and, from the same forward pass, pool the token
+        vectors of each character span of each text: per text, the token count and the mean
+        token vector of every span (see ingest.span_vectors). One tokenisation, one pass."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        outputs = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            output_value=None,
+            show_progress_bar=False,
+            processing_kwargs={"text": {"return_offsets_mapping": True}},
+        )
+        vectors = np.stack([o["sentence_embedding"].float().numpy() for o in outputs])
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        pooled = []
+        for output, text_spans in zip(outputs, spans, strict=True):
+            tokens = output["token_embeddings"].float().numpy()
+            offsets = output["offset_mapping"].numpy()
+            real = offsets[:, 1] > offsets[:, 0]  # special and padding tokens have (0, 0)
+            counts = np.zeros(len(text_spans), dtype=np.int32)
+            means = np.zeros((len(text_spans), tokens.shape[1]), dtype=np.float32)
+            for i, (start, end) in enumerate(text_spans):
+                inside = real & (offsets[:, 0] >= start) & (offsets[:, 1] <= end)
+                counts[i] = int(inside.sum())
+                if counts[i]:
+                    means[i] = tokens[inside].mean(axis=0)
+            pooled.append((counts, means))
+        self.texts_embedded += len(texts)
+        return vectors.astype(np.float32, copy=False), pooled
+
     def embed_cached(self, texts: Sequence[str]) -> np.ndarray:
         """Encode texts, reusing vectors of texts seen recently (answer sentences recur)."""
         missing = list(dict.fromkeys(t for t in texts if t not in self._query_cache))

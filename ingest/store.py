@@ -17,6 +17,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from ingest.span_vectors import SpanVectors, unpack
+
 
 class StoreError(Exception):
     """The store cannot be used; the message says what to do."""
@@ -323,17 +325,35 @@ class ChromaStore:
         return int(self._call(lambda: self.chunks.count()))
 
     def iter_chunks(self, page: int = 2000) -> Iterator[StoredChunk]:
-        """Every chunk with its text and metadata, in pages (for the keyword index)."""
+        """Every chunk with its text and metadata, in pages."""
+        for chunk, _, _ in self._pages(page, with_embeddings=False):
+            yield chunk
+
+    def iter_chunks_with_vectors(
+        self, page: int = 2000
+    ) -> Iterator[tuple[StoredChunk, np.ndarray, SpanVectors | None]]:
+        """Every chunk with its stored vector and sentence vectors (None when it was stored
+        without them), in pages: what the in-memory search index holds."""
+        for chunk, vector, meta in self._pages(page, with_embeddings=True):
+            assert vector is not None
+            yield chunk, vector, unpack(meta)
+
+    def _pages(
+        self, page: int, with_embeddings: bool
+    ) -> Iterator[tuple[StoredChunk, np.ndarray | None, dict[str, Any]]]:
+        include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
         offset = 0
         while True:
             result = self._call(
-                lambda offset=offset: self.chunks.get(
-                    include=["documents", "metadatas"], limit=page, offset=offset
-                )
+                lambda offset=offset: self.chunks.get(include=include, limit=page, offset=offset)
             )
             ids = result["ids"]
-            for cid, text, meta in zip(ids, result["documents"], result["metadatas"], strict=True):
-                yield _chunk_from(cid, text or "", meta or {})
+            vectors = result["embeddings"] if with_embeddings else [None] * len(ids)
+            for cid, text, meta, vector in zip(
+                ids, result["documents"], result["metadatas"], vectors, strict=True
+            ):
+                array = None if vector is None else np.asarray(vector, dtype=np.float32)
+                yield _chunk_from(cid, text or "", meta or {}), array, meta or {}
             if len(ids) < page:
                 return
             offset += page
@@ -366,15 +386,25 @@ class ChromaStore:
         found = dict(zip(result["ids"], result["embeddings"], strict=True))
         return np.asarray([found[i] for i in ids if i in found], dtype=np.float32)
 
+    def nearest_ids(self, embedding: np.ndarray, n: int) -> list[tuple[str, float]]:
+        """Ids of the nearest chunks with their cosine similarity, best first; no texts are
+        read, for callers that hold the chunks already."""
+        result = self._call(
+            lambda: self.chunks.query(
+                query_embeddings=[embedding], n_results=n, include=["distances"]
+            )
+        )
+        return [
+            (cid, 1.0 - float(dist))
+            for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)
+        ]
+
     def query(self, embedding: np.ndarray, n: int) -> list[tuple[StoredChunk, float]]:
         """Nearest chunks by cosine similarity (1 - distance), best first."""
-        total = self.count()
-        if total == 0:
-            return []
         result = self._call(
             lambda: self.chunks.query(
                 query_embeddings=[embedding],
-                n_results=min(n, total),
+                n_results=n,
                 include=["documents", "metadatas", "distances"],
             )
         )

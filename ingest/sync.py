@@ -20,6 +20,9 @@ from ingest.chunking import chunk_document
 from ingest.document import Chunk, Document
 from ingest.embedding import Embedder
 from ingest.loaders import LoadError, load_document
+from ingest.sentences import sentence_spans
+from ingest.span_vectors import FORMAT as SPAN_FORMAT
+from ingest.span_vectors import SpanVectors, pack
 from ingest.store import ChromaStore, DocRecord
 
 
@@ -199,8 +202,20 @@ class _Writer:
         for s in range(0, len(work), self.flush_at):
             part = work[s : s + self.flush_at]
             texts = [embed_text(self.pending[i][1].title, c.location, c.text) for i, c in part]
-            vectors = self.embedder.embed(texts)
+            sentences = [sentence_spans(c.text) for _, c in part]
+            shifts = [len(text) - len(c.text) for text, (_, c) in zip(texts, part, strict=True)]
+            vectors, pooled = self.embedder.embed_with_spans(
+                texts,
+                [
+                    [(shift + s, shift + e) for s, e in spans]
+                    for shift, spans in zip(shifts, sentences, strict=True)
+                ],
+            )
             del texts
+            span_meta = [
+                pack(SpanVectors(spans, counts, means))
+                for spans, (counts, means) in zip(sentences, pooled, strict=True)
+            ]
             if not self.model_recorded:
                 self.store.record_model(self.embedder.name, vectors.shape[1])
                 # readers' keyword caches must not trust the old generation once writes begin
@@ -220,7 +235,10 @@ class _Writer:
                     [c.chunk_id for c in piece],
                     vectors[offset:end],
                     [c.text for c in piece],
-                    [chunk_metadata(c, document) for c in piece],
+                    [
+                        chunk_metadata(c, document) | span_meta[offset + n]
+                        for n, c in enumerate(piece)
+                    ],
                 )
                 if piece[-1] is chunks[-1]:
                     self._finish(index)
@@ -267,7 +285,8 @@ def sync(
     report.failed.extend(problems)
     store.check_model(embedder.name)
     records = store.doc_records()
-    chunking = f"{chunk_size}/{chunk_overlap}"
+    # a change of any of these re-embeds a document even when its file is unchanged
+    chunking = f"{chunk_size}/{chunk_overlap}/{SPAN_FORMAT}"
     writer = _Writer(store, embedder, report, flush_at)
     changed = False
     for done, source in enumerate(sources, start=1):
