@@ -104,33 +104,30 @@ class Embedder:
     ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
         """Encode texts as ``embed`` does and, from the same forward pass, pool the token
         vectors of each character span of each text: per text, the token count and the mean
-        token vector of every span (see ingest.span_vectors). One tokenisation, one pass."""
+        token vector of every span (see ingest.span_vectors). One tokenisation, one pass.
+
+        Texts are encoded in batches of similar length (least padding), and each batch's token
+        vectors are reduced before the next one, so memory stays at one batch's worth."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32), []
-        outputs = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            output_value=None,
-            show_progress_bar=False,
-            processing_kwargs={"text": {"return_offsets_mapping": True}},
-        )
-        vectors = np.stack([o["sentence_embedding"].float().numpy() for o in outputs])
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        pooled = []
-        for output, text_spans in zip(outputs, spans, strict=True):
-            tokens = output["token_embeddings"].float().numpy()
-            offsets = output["offset_mapping"].numpy()
-            real = offsets[:, 1] > offsets[:, 0]  # special and padding tokens have (0, 0)
-            counts = np.zeros(len(text_spans), dtype=np.int32)
-            means = np.zeros((len(text_spans), tokens.shape[1]), dtype=np.float32)
-            for i, (start, end) in enumerate(text_spans):
-                inside = real & (offsets[:, 0] >= start) & (offsets[:, 1] <= end)
-                counts[i] = int(inside.sum())
-                if counts[i]:
-                    means[i] = tokens[inside].mean(axis=0)
-            pooled.append((counts, means))
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        pooled: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(0), np.zeros(0))] * len(texts)
+        for s in range(0, len(order), self.batch_size):
+            batch = order[s : s + self.batch_size]
+            outputs = self.model.encode(
+                [texts[i] for i in batch],
+                batch_size=len(batch),
+                output_value=None,
+                show_progress_bar=False,
+                processing_kwargs={"text": {"return_offsets_mapping": True}},
+            )
+            for i, output in zip(batch, outputs, strict=True):
+                vector = output["sentence_embedding"].float().numpy()
+                vectors[i] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+                pooled[i] = _pool(output, spans[i])
         self.texts_embedded += len(texts)
-        return vectors.astype(np.float32, copy=False), pooled
+        return vectors, pooled
 
     def embed_cached(self, texts: Sequence[str]) -> np.ndarray:
         """Encode texts, reusing vectors of texts seen recently (answer sentences recur)."""
@@ -157,3 +154,20 @@ class Embedder:
         if len(self._query_cache) > self.cache_size:
             self._query_cache.popitem(last=False)
         return vector
+
+
+def _pool(
+    output: dict[str, Any], spans: Sequence[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Token count and mean token vector of each character span of one encoded text."""
+    tokens = output["token_embeddings"].float().numpy()
+    offsets = output["offset_mapping"].numpy()
+    real = offsets[:, 1] > offsets[:, 0]  # special and padding tokens have (0, 0)
+    counts = np.zeros(len(spans), dtype=np.int32)
+    means = np.zeros((len(spans), tokens.shape[1]), dtype=np.float32)
+    for i, (start, end) in enumerate(spans):
+        inside = real & (offsets[:, 0] >= start) & (offsets[:, 1] <= end)
+        counts[i] = int(inside.sum())
+        if counts[i]:
+            means[i] = tokens[inside].mean(axis=0)
+    return counts, means

@@ -275,7 +275,7 @@ def sync(
     chunk_size: int = 900,
     chunk_overlap: int = 150,
     progress: ProgressFn | None = None,
-    flush_at: int = 256,
+    flush_at: int = 1024,
 ) -> IngestReport:
     """Bring the store in line with the given files and folders; see the module docstring."""
     started = time.perf_counter()
