@@ -3,8 +3,8 @@
 The fused score is ``w * cosine + (1 - w) * bm25 / best_bm25``: cosine similarity is already
 on a fixed scale, so it is used as it is, and BM25 (unbounded, query-dependent) is divided by
 the query's best BM25 score. Neither depends on how many candidates were gathered, so the top
-results do not change with ``k``. On BEIR SciFact this beat min-max-normalised dense scores,
-z-scores and reciprocal rank fusion (see bench/ir.py).
+results do not change with ``k``. On the BEIR SciFact train split (bench/ir.py) weight 0.75
+scored nDCG@10 0.740, against 0.738 for min-max-normalised cosine mixed half and half.
 """
 
 from __future__ import annotations
