@@ -200,13 +200,6 @@ class KeywordIndex:
         scores = index.bm25.get_scores(terms)  # type: ignore[attr-defined]
         return index.ids, np.asarray(scores, dtype=np.float32)
 
-    def idf(self, term: str) -> float:
-        """Inverse document frequency of a (stemmed) term over chunks; unseen terms get the max."""
-        return self.snapshot().idf(term)
-
-    def document_frequency(self, term: str) -> int:
-        return self.snapshot().doc_freq.get(term, 0)
-
     def size(self) -> int:
         return len(self.snapshot().ids)
 
