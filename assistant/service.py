@@ -90,6 +90,7 @@ class Service:
                 chunk_size=self.settings.chunk_size,
                 chunk_overlap=self.settings.chunk_overlap,
                 progress=progress,
+                flush_at=self.settings.ingest_batch,
             )
         )
 

@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(
         default=150, ge=0, le=2000, description="Characters of context repeated between chunks."
     )
+    ingest_batch: int = Field(
+        default=1024,
+        ge=1,
+        le=100_000,
+        description="Chunks encoded and written per batch while ingesting: larger batches "
+        "sort better by length and write with fewer store calls, at the memory of their "
+        "texts and vectors.",
+    )
     top_k: int = Field(default=6, ge=1, le=50, description="Passages retrieved per question.")
     dense_weight: float = Field(
         default=0.75,

@@ -113,6 +113,7 @@ class ChromaStore:
         self._client: Any = None
         self._chunks: Any = None
         self._docs: Any = None
+        self._max_batch: int | None = None
 
     @property
     def where(self) -> str:
@@ -238,13 +239,27 @@ class ChromaStore:
         return DocRecord.from_metadata(doc_id, result["metadatas"][0] or {})
 
     def put_doc_record(self, record: DocRecord) -> None:
-        meta = {k: v for k, v in asdict(record).items() if k != "doc_id"}
-        self._call(
-            lambda: self.docs.upsert(ids=[record.doc_id], embeddings=[[1.0]], metadatas=[meta])
-        )
+        self.put_doc_records([record])
+
+    def put_doc_records(self, records: Sequence[DocRecord]) -> None:
+        """Write document records, many per call."""
+        step = self._batch_size()
+        for s in range(0, len(records), step):
+            part = records[s : s + step]
+            metas = [{k: v for k, v in asdict(r).items() if k != "doc_id"} for r in part]
+            self._call(
+                lambda part=part, metas=metas: self.docs.upsert(
+                    ids=[r.doc_id for r in part], embeddings=[[1.0]] * len(part), metadatas=metas
+                )
+            )
 
     def delete_doc_record(self, doc_id: str) -> None:
-        self._call(lambda: self.docs.delete(ids=[doc_id]))
+        self.delete_doc_records([doc_id])
+
+    def delete_doc_records(self, doc_ids: Sequence[str]) -> None:
+        step = self._batch_size()
+        for s in range(0, len(doc_ids), step):
+            self._call(lambda s=s: self.docs.delete(ids=list(doc_ids[s : s + step])))
 
     def delete_document(self, doc_id: str) -> int:
         """Remove a document's record, then its chunks. Returns how many chunks went.
@@ -257,8 +272,11 @@ class ChromaStore:
         return self.delete_chunks(doc_id)
 
     # -- chunks -------------------------------------------------------------------------------
-    def max_batch(self) -> int:
-        return int(self._call(lambda: self._client.get_max_batch_size()))
+    def _batch_size(self) -> int:
+        """Most items per Chroma write: the client's limit (asked once), at most 2,000."""
+        if self._max_batch is None:
+            self._max_batch = min(int(self._call(lambda: self._client.get_max_batch_size())), 2000)
+        return self._max_batch
 
     def upsert_chunks(
         self,
@@ -267,7 +285,7 @@ class ChromaStore:
         texts: Sequence[str],
         metadatas: Sequence[dict[str, Any]],
     ) -> None:
-        step = min(self.max_batch(), 2000)
+        step = self._batch_size()
         for s in range(0, len(ids), step):
             e = s + step
             self._call(
@@ -312,13 +330,26 @@ class ChromaStore:
         keep_ids: Collection[str] | None = None,
     ) -> int:
         """Delete a document's chunks, except those of ``keep_hash`` or in ``keep_ids``."""
-        keep = set(keep_ids or ())
         where: dict[str, Any] = {"doc_id": doc_id}
         if keep_hash is not None:
             where = {"$and": [where, {"doc_hash": {"$ne": keep_hash}}]}
+        return self._delete_ids_where(where, keep_ids or ())
+
+    def delete_stale_chunks(self, doc_ids: Sequence[str], keep_ids: Collection[str]) -> int:
+        """Delete every chunk of these documents that is not in ``keep_ids``, one query for
+        the lot (chunk ids embed their document, so one keep set serves them all)."""
+        deleted = 0
+        for s in range(0, len(doc_ids), 500):
+            part = list(doc_ids[s : s + 500])
+            where = {"doc_id": part[0]} if len(part) == 1 else {"doc_id": {"$in": part}}
+            deleted += self._delete_ids_where(where, keep_ids)
+        return deleted
+
+    def _delete_ids_where(self, where: dict[str, Any], keep: Collection[str]) -> int:
         stale = [cid for cid in self._ids_where(where) if cid not in keep]
-        for s in range(0, len(stale), 2000):
-            self._call(lambda s=s: self.chunks.delete(ids=stale[s : s + 2000]))
+        step = self._batch_size()
+        for s in range(0, len(stale), step):
+            self._call(lambda s=s: self.chunks.delete(ids=stale[s : s + step]))
         return len(stale)
 
     def count(self) -> int:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +173,9 @@ class _Writer:
     """Buffers chunks across documents so the encoder sees full batches.
 
     Chunks are embedded and written ``flush_at`` at a time, so a document of 50,000 chunks
-    costs the memory of one batch of texts and vectors, not of all of them at once.
+    costs the memory of one batch of texts and vectors, not of all of them at once. Writes run
+    on one background thread while the next batch is encoded; at most one batch waits to be
+    written, and the writes keep their order, so the crash-safety order per document holds.
     """
 
     def __init__(
@@ -184,6 +188,25 @@ class _Writer:
         self.pending: list[tuple[DocRecord, Document, list[Chunk], bool]] = []
         self.size = 0
         self.model_recorded = False
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
+        self._inflight: Future[None] | None = None
+
+    def _submit(self, fn: Callable[[], None]) -> None:
+        self._wait()
+        self._inflight = self._thread.submit(fn)
+
+    def _wait(self) -> None:
+        """Let the previous write finish; its error (or a crash) surfaces here."""
+        if self._inflight is not None:
+            inflight, self._inflight = self._inflight, None
+            inflight.result()
+
+    def wait(self) -> None:
+        """Wait for every submitted write to land; raises the first write's error."""
+        self._wait()
+
+    def shutdown(self) -> None:
+        self._thread.shutdown(wait=True)
 
     def add(self, record: DocRecord, document: Document, chunks: list[Chunk], is_new: bool) -> None:
         self.pending.append((record, document, chunks, is_new))
@@ -194,14 +217,14 @@ class _Writer:
     def flush(self) -> None:
         if not self.pending:
             return
-        work = [(index, chunk) for index, item in enumerate(self.pending) for chunk in item[2]]
-        for index, (_, _, chunks, _) in enumerate(self.pending):
-            if not chunks:
-                self._begin(index)
-                self._finish(index)
+        pending, self.pending, self.size = self.pending, [], 0
+        work = [(index, chunk) for index, item in enumerate(pending) for chunk in item[2]]
+        empty = [index for index, item in enumerate(pending) if not item[2]]
+        if empty:
+            self._submit(partial(self._finish, pending, empty, begin=empty))
         for s in range(0, len(work), self.flush_at):
             part = work[s : s + self.flush_at]
-            texts = [embed_text(self.pending[i][1].title, c.location, c.text) for i, c in part]
+            texts = [embed_text(pending[i][1].title, c.location, c.text) for i, c in part]
             sentences = [sentence_spans(c.text) for _, c in part]
             shifts = [len(text) - len(c.text) for text, (_, c) in zip(texts, part, strict=True)]
             vectors, pooled = self.embedder.embed_with_spans(
@@ -217,53 +240,70 @@ class _Writer:
                 for spans, (counts, means) in zip(sentences, pooled, strict=True)
             ]
             if not self.model_recorded:
+                self._wait()
                 self.store.record_model(self.embedder.name, vectors.shape[1])
                 # readers' keyword caches must not trust the old generation once writes begin
                 self.store.bump_generation()
                 self.model_recorded = True
-            offset = 0
-            while offset < len(part):
-                index = part[offset][0]
-                end = offset
-                while end < len(part) and part[end][0] == index:
-                    end += 1
-                _, document, chunks, _ = self.pending[index]
-                piece = [c for _, c in part[offset:end]]
-                if piece[0] is chunks[0]:
-                    self._begin(index)
-                self.store.upsert_chunks(
-                    [c.chunk_id for c in piece],
-                    vectors[offset:end],
-                    [c.text for c in piece],
-                    [
-                        chunk_metadata(c, document) | span_meta[offset + n]
-                        for n, c in enumerate(piece)
-                    ],
-                )
-                if piece[-1] is chunks[-1]:
-                    self._finish(index)
-                offset = end
-        self.pending.clear()
-        self.size = 0
+            self._submit(partial(self._write, pending, part, vectors, span_meta))
 
-    def _begin(self, index: int) -> None:
-        record, _, _, is_new = self.pending[index]
-        if not is_new:
-            # the old record promises the old chunks, which are about to go; without it
-            # an interrupted update is redone even if the file is reverted meanwhile
-            self.store.delete_doc_record(record.doc_id)
+    def _write(
+        self,
+        pending: list[tuple[DocRecord, Document, list[Chunk], bool]],
+        part: list[tuple[int, Chunk]],
+        vectors: Any,
+        span_meta: list[dict[str, Any]],
+    ) -> None:
+        """Write one encoded batch with a handful of store calls, whatever its document count.
 
-    def _finish(self, index: int) -> None:
-        record, _, chunks, is_new = self.pending[index]
+        Order per document: old record out, chunks in, stale chunks out, new record in; the
+        calls are batched across documents but that order holds for each of them.
+        """
+        begun = [i for i, c in part if c is pending[i][2][0]]
+        finished = [i for i, c in part if c is pending[i][2][-1]]
+        self._begin(pending, begun)
+        self.store.upsert_chunks(
+            [c.chunk_id for _, c in part],
+            vectors,
+            [c.text for _, c in part],
+            [
+                chunk_metadata(c, pending[i][1]) | meta
+                for (i, c), meta in zip(part, span_meta, strict=True)
+            ],
+        )
+        self._finish(pending, finished)
+
+    def _begin(
+        self, pending: list[tuple[DocRecord, Document, list[Chunk], bool]], indexes: list[int]
+    ) -> None:
+        # the old record promises the old chunks, which are about to go; without it an
+        # interrupted update is redone even if the file is reverted meanwhile
+        self.store.delete_doc_records([pending[i][0].doc_id for i in indexes if not pending[i][3]])
+
+    def _finish(
+        self,
+        pending: list[tuple[DocRecord, Document, list[Chunk], bool]],
+        indexes: list[int],
+        begin: list[int] | None = None,
+    ) -> None:
+        if begin:
+            self._begin(pending, begin)
+        if not indexes:
+            return
         # by id, not by hash: re-chunking the same text (new chunk size) reuses ids
-        self.store.delete_chunks(record.doc_id, keep_ids={c.chunk_id for c in chunks})
-        self.store.put_doc_record(record)
-        self.report.chunks += len(chunks)
-        self.report.embedded += len(chunks)
-        if is_new:
-            self.report.added += 1
-        else:
-            self.report.updated += 1
+        self.store.delete_stale_chunks(
+            [pending[i][0].doc_id for i in indexes],
+            keep_ids={c.chunk_id for i in indexes for c in pending[i][2]},
+        )
+        self.store.put_doc_records([pending[i][0] for i in indexes])
+        for i in indexes:
+            chunks, is_new = pending[i][2], pending[i][3]
+            self.report.chunks += len(chunks)
+            self.report.embedded += len(chunks)
+            if is_new:
+                self.report.added += 1
+            else:
+                self.report.updated += 1
 
 
 def sync(
@@ -289,63 +329,67 @@ def sync(
     chunking = f"{chunk_size}/{chunk_overlap}/{SPAN_FORMAT}"
     writer = _Writer(store, embedder, report, flush_at)
     changed = False
-    for done, source in enumerate(sources, start=1):
-        if progress:
-            progress(done - 1, len(sources), source.doc_id)
-        record = records.get(source.doc_id)
-        try:
-            stat = source.path.stat()
-        except OSError as exc:
-            report.failed.append(
-                {"path": str(source.path), "error": f"cannot read ({exc.strerror})"}
+    try:
+        for done, source in enumerate(sources, start=1):
+            if progress:
+                progress(done - 1, len(sources), source.doc_id)
+            record = records.get(source.doc_id)
+            try:
+                stat = source.path.stat()
+            except OSError as exc:
+                report.failed.append(
+                    {"path": str(source.path), "error": f"cannot read ({exc.strerror})"}
+                )
+                continue
+            same_chunking = record is not None and record.chunking == chunking
+            if (
+                record
+                and same_chunking
+                and record.size == stat.st_size
+                and record.mtime_ns == stat.st_mtime_ns
+            ):
+                report.unchanged += 1
+                continue
+            try:
+                document = load_document(source.path, source.doc_id)
+            except LoadError as exc:
+                report.failed.append({"path": str(source.path), "error": str(exc)})
+                continue
+            except Exception as exc:  # a loader bug must not abort the other files
+                report.failed.append(
+                    {
+                        "path": str(source.path),
+                        "error": f"could not parse ({type(exc).__name__}: {exc})",
+                    }
+                )
+                continue
+            new_record = DocRecord(
+                doc_id=source.doc_id,
+                doc_hash=document.content_hash,
+                title=document.title,
+                source=document.source,
+                path=str(source.path),
+                date=document.date,
+                chunks=0,
+                size=stat.st_size,
+                mtime_ns=stat.st_mtime_ns,
+                ingested_at=time.time(),
+                chunking=chunking,
             )
-            continue
-        same_chunking = record is not None and record.chunking == chunking
-        if (
-            record
-            and same_chunking
-            and record.size == stat.st_size
-            and record.mtime_ns == stat.st_mtime_ns
-        ):
-            report.unchanged += 1
-            continue
-        try:
-            document = load_document(source.path, source.doc_id)
-        except LoadError as exc:
-            report.failed.append({"path": str(source.path), "error": str(exc)})
-            continue
-        except Exception as exc:  # a loader bug must not abort the other files
-            report.failed.append(
-                {
-                    "path": str(source.path),
-                    "error": f"could not parse ({type(exc).__name__}: {exc})",
-                }
-            )
-            continue
-        new_record = DocRecord(
-            doc_id=source.doc_id,
-            doc_hash=document.content_hash,
-            title=document.title,
-            source=document.source,
-            path=str(source.path),
-            date=document.date,
-            chunks=0,
-            size=stat.st_size,
-            mtime_ns=stat.st_mtime_ns,
-            ingested_at=time.time(),
-            chunking=chunking,
-        )
-        if record and same_chunking and record.doc_hash == new_record.doc_hash:
-            new_record.chunks = record.chunks
-            new_record.ingested_at = record.ingested_at
-            store.put_doc_record(new_record)  # touched but same text: remember the new mtime
-            report.unchanged += 1
-            continue
-        chunks = chunk_document(document, chunk_size, chunk_overlap)
-        new_record.chunks = len(chunks)
-        writer.add(new_record, document, chunks, is_new=record is None)
-        changed = True
-    writer.flush()
+            if record and same_chunking and record.doc_hash == new_record.doc_hash:
+                new_record.chunks = record.chunks
+                new_record.ingested_at = record.ingested_at
+                store.put_doc_record(new_record)  # touched but same text: remember the new mtime
+                report.unchanged += 1
+                continue
+            chunks = chunk_document(document, chunk_size, chunk_overlap)
+            new_record.chunks = len(chunks)
+            writer.add(new_record, document, chunks, is_new=record is None)
+            changed = True
+        writer.flush()
+        writer.wait()
+    finally:
+        writer.shutdown()  # after an error: lets the write in progress land, starts no other
     if prune:
         present = {s.doc_id for s in sources}
         roots = {s.root for s in sources} | {p.resolve() for p in paths if p.is_dir()}

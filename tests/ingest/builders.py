@@ -91,10 +91,21 @@ def write_corpus(root: Path, files: dict[str, str] = SMALL_CORPUS) -> Path:
 
 
 def run_sync(
-    paths: list[Path], store: ChromaStore, embedder: Embedder, *, prune: bool = False
+    paths: list[Path],
+    store: ChromaStore,
+    embedder: Embedder,
+    *,
+    prune: bool = False,
+    flush_at: int = 1024,
 ) -> IngestReport:
     return sync(
-        paths, store, embedder, prune=prune, chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP
+        paths,
+        store,
+        embedder,
+        prune=prune,
+        chunk_size=CHUNK_SIZE,
+        chunk_overlap=CHUNK_OVERLAP,
+        flush_at=flush_at,
     )
 
 

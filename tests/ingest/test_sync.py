@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -320,13 +320,17 @@ class _DiesAtWrite(ChromaStore):
         self._write()
         return super().delete_chunks(*args, **kwargs)
 
-    def delete_doc_record(self, doc_id: str) -> None:
+    def delete_stale_chunks(self, *args: Any, **kwargs: Any) -> int:
         self._write()
-        super().delete_doc_record(doc_id)
+        return super().delete_stale_chunks(*args, **kwargs)
 
-    def put_doc_record(self, record: DocRecord) -> None:
+    def delete_doc_records(self, doc_ids: Sequence[str]) -> None:
         self._write()
-        super().put_doc_record(record)
+        super().delete_doc_records(doc_ids)
+
+    def put_doc_records(self, records: Sequence[DocRecord]) -> None:
+        self._write()
+        super().put_doc_records(records)
 
 
 def _records(store: ChromaStore) -> dict[str, tuple[str, int, str]]:
@@ -344,16 +348,17 @@ def _sweep(
     expected: tuple[set[tuple[str, str, str, str]], dict[str, Any]],
     prepare: Callable[[ChromaStore], None] = lambda store: None,
     before_resume: Callable[[], None] = lambda: None,
+    flush_at: int = 1024,
 ) -> int:
     """Crash a sync before each of its writes in turn (one collection per crash point); the
     next sync must leave ``expected``. Returns how many writes an uninterrupted sync makes."""
     at = 0
     while True:
-        name = f"crash{at}"
+        name = f"crash{flush_at}-{at}"
         prepare(ChromaStore(path=chroma, name=name))
         dying = _DiesAtWrite(path=chroma, name=name, at=at)
         try:
-            run_sync([corpus], dying, embedder, prune=True)
+            run_sync([corpus], dying, embedder, prune=True, flush_at=flush_at)
         except _Crash:
             pass
         else:
@@ -388,13 +393,17 @@ def tiny(tmp_path: Path) -> Path:
     return write_corpus(tmp_path / "tiny", TINY_CORPUS)
 
 
+@pytest.mark.parametrize("flush_at", [1, 1024])
 def test_first_ingest_interrupted_before_any_write_is_completed_by_the_next(
-    tiny: Path, tmp_path: Path, embedder: Embedder
+    tiny: Path, tmp_path: Path, embedder: Embedder, flush_at: int
 ) -> None:
+    """flush_at 1 writes document by document; 1024 batches the writes of all three."""
     corpus = tiny
     chroma = tmp_path / "chroma"
-    writes = _sweep(corpus, chroma, embedder, _clean_state(corpus, chroma, embedder))
-    assert writes >= 3 * len(TINY_CORPUS)  # chunks, stale-chunk cleanup, record, per document
+    expected = _clean_state(corpus, chroma, embedder)
+    writes = _sweep(corpus, chroma, embedder, expected, flush_at=flush_at)
+    # chunks, stale-chunk cleanup and record: per document, or per batch of documents
+    assert writes >= (3 * len(TINY_CORPUS) if flush_at == 1 else 3)
 
 
 def _edit(corpus: Path) -> None:
@@ -422,6 +431,8 @@ def test_update_interrupted_before_any_write_is_completed_by_the_next(
         _edit(corpus)
 
     writes = _sweep(corpus, chroma, embedder, expected, prepare)
+    assert writes >= 4
+    writes = _sweep(corpus, chroma, embedder, expected, prepare, flush_at=1)
     assert writes >= 6
 
 
