@@ -177,7 +177,7 @@ def run_child(mode: str, corpus: Path, data: Path) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def ingest_row(corpus: Path, work: Path, name: str, budget_s: float = 300.0) -> dict[str, Any]:
+def ingest_row(corpus: Path, work: Path, name: str, budget_s: float = 400.0) -> dict[str, Any]:
     """The ingests of one corpus, side by side, with the product's ratios.
 
     This machine's speed drifts by 10-20 % from minute to minute (shared CPUs), so the modes

@@ -106,11 +106,12 @@ class Embedder:
         vectors of each character span of each text: per text, the token count and the mean
         token vector of every span (see ingest.span_vectors). One tokenisation, one pass.
 
-        Texts are encoded in batches of similar length (least padding), and each batch's token
-        vectors are reduced before the next one, so memory stays at one batch's worth."""
+        Texts are encoded in batches of similar token count (least padding), and each batch's
+        token vectors are reduced before the next one, so memory stays at one batch's worth."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32), []
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        lengths = self.token_lengths(texts)
+        order = sorted(range(len(texts)), key=lambda i: (lengths[i], len(texts[i])))
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         pooled: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(0), np.zeros(0))] * len(texts)
         for s in range(0, len(order), self.batch_size):
@@ -128,6 +129,26 @@ class Embedder:
                 pooled[i] = _pool(output, spans[i])
         self.texts_embedded += len(texts)
         return vectors, pooled
+
+    def token_lengths(self, texts: Sequence[str]) -> list[int]:
+        """Tokens each text is encoded as (after truncation to the model's limit).
+
+        Sorting batches by this rather than by characters, as ``encode`` does, matters: on
+        SciFact's abstracts characters per token vary so much that character-sorted batches
+        of 64 pad 2.48 M tokens for 1.96 M real ones, token-sorted batches 1.97 M. Tokenising
+        twice costs about 0.25 ms a chunk against about 50 ms to encode it."""
+        model = self.model
+        tokenizer = getattr(model, "tokenizer", None)
+        if tokenizer is None:
+            return [len(text) for text in texts]
+        ids = tokenizer(
+            list(texts),
+            truncation=True,
+            max_length=getattr(model, "max_seq_length", None) or 512,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )["input_ids"]
+        return [len(row) for row in ids]
 
     def embed_cached(self, texts: Sequence[str]) -> np.ndarray:
         """Encode texts, reusing vectors of texts seen recently (answer sentences recur)."""

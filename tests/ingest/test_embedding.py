@@ -49,3 +49,17 @@ def test_query_vectors_are_cached(embedder: Embedder) -> None:
     again = embedder.embed_query("What does resolution 1325 say?")
     assert again is first
     assert embedder.texts_embedded == before + 1
+
+
+def test_token_lengths_count_what_the_model_sees(embedder: Embedder) -> None:
+    """Batches are sorted by these counts, so they must be the model's own token counts:
+    special tokens included, long texts truncated to the model's limit."""
+    dense = "3-(4-hydroxyphenyl)-N,N'-bis[2-(dimethylamino)ethyl]propanamide " * 2
+    plain = "The council met on Monday and agreed the plan."
+    long = "word " * 2000
+    counts = embedder.token_lengths([dense, plain, long])
+    features = embedder.model.tokenize([dense, plain])
+    real = features["attention_mask"].sum(dim=1).tolist()
+    assert counts[:2] == real
+    assert counts[2] == embedder.model.max_seq_length
+    assert counts[0] > counts[1] and len(dense) < 3 * len(plain)  # characters mislead
