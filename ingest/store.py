@@ -333,7 +333,7 @@ class ChromaStore:
         where: dict[str, Any] = {"doc_id": doc_id}
         if keep_hash is not None:
             where = {"$and": [where, {"doc_hash": {"$ne": keep_hash}}]}
-        return self._delete_ids_where(where, keep_ids or ())
+        return self._delete_ids_where(where, set(keep_ids or ()))
 
     def delete_stale_chunks(self, doc_ids: Sequence[str], keep_ids: Collection[str]) -> int:
         """Delete every chunk of these documents that is not in ``keep_ids``, one query for

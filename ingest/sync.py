@@ -192,18 +192,14 @@ class _Writer:
         self._inflight: Future[None] | None = None
 
     def _submit(self, fn: Callable[[], None]) -> None:
-        self._wait()
+        self.wait()
         self._inflight = self._thread.submit(fn)
 
-    def _wait(self) -> None:
-        """Let the previous write finish; its error (or a crash) surfaces here."""
+    def wait(self) -> None:
+        """Wait for the submitted write to land; its error (or a crash) surfaces here."""
         if self._inflight is not None:
             inflight, self._inflight = self._inflight, None
             inflight.result()
-
-    def wait(self) -> None:
-        """Wait for every submitted write to land; raises the first write's error."""
-        self._wait()
 
     def shutdown(self) -> None:
         self._thread.shutdown(wait=True)
@@ -221,7 +217,8 @@ class _Writer:
         work = [(index, chunk) for index, item in enumerate(pending) for chunk in item[2]]
         empty = [index for index, item in enumerate(pending) if not item[2]]
         if empty:
-            self._submit(partial(self._finish, pending, empty, begin=empty))
+            self._submit(partial(self._begin, pending, empty))
+            self._submit(partial(self._finish, pending, empty))
         for s in range(0, len(work), self.flush_at):
             part = work[s : s + self.flush_at]
             texts = [embed_text(pending[i][1].title, c.location, c.text) for i, c in part]
@@ -240,7 +237,7 @@ class _Writer:
                 for spans, (counts, means) in zip(sentences, pooled, strict=True)
             ]
             if not self.model_recorded:
-                self._wait()
+                self.wait()
                 self.store.record_model(self.embedder.name, vectors.shape[1])
                 # readers' keyword caches must not trust the old generation once writes begin
                 self.store.bump_generation()
@@ -281,13 +278,8 @@ class _Writer:
         self.store.delete_doc_records([pending[i][0].doc_id for i in indexes if not pending[i][3]])
 
     def _finish(
-        self,
-        pending: list[tuple[DocRecord, Document, list[Chunk], bool]],
-        indexes: list[int],
-        begin: list[int] | None = None,
+        self, pending: list[tuple[DocRecord, Document, list[Chunk], bool]], indexes: list[int]
     ) -> None:
-        if begin:
-            self._begin(pending, begin)
         if not indexes:
             return
         # by id, not by hash: re-chunking the same text (new chunk size) reuses ids
