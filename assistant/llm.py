@@ -50,6 +50,31 @@ class PromptTooLong(LLMUnavailable):
     """The prompt does not fit the model's context window."""
 
 
+class UnsafeBuild(LLMUnavailable):
+    """The installed llama-cpp-python was built with kernels known to crash (the answer falls
+    back to the extractive one instead of the process dying)."""
+
+
+# ggml's AMX matrix-multiply kernels crash (SIGSEGV in ggml_backend_amx_mul_mat, first call)
+# with the bundled SmolLM2 model on Xeon CPUs with AMX; upstream llama.cpp#20824 has no fix.
+# Builds with native CPU features include them on such CPUs; portable builds do not.
+LLAMACPP_CMAKE_ARGS = (
+    "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+)
+_CRASHING_FEATURES = re.compile(r"\bAMX_INT8\s*=\s*1\b")
+
+
+def unsafe_build_reason(system_info: str) -> str | None:
+    """Why a llama.cpp build with this ``llama_print_system_info()`` must not be run, or None."""
+    if not _CRASHING_FEATURES.search(system_info):
+        return None
+    return (
+        "the installed llama-cpp-python was built with AMX kernels, which crash on this CPU; "
+        f'reinstall it without them: CMAKE_ARGS="{LLAMACPP_CMAKE_ARGS}" pip install '
+        "--force-reinstall --no-cache-dir llama-cpp-python"
+    )
+
+
 class ChatLLM:
     """A chat model with plain text in and out; backend errors become ``LLMUnavailable``."""
 
@@ -196,9 +221,14 @@ class LlamaCppChat(BaseChatModel):
     def _client(self) -> Any:
         if self._llama is None:
             try:
+                import llama_cpp
                 from llama_cpp import Llama
             except ImportError as exc:
                 raise _missing("llamacpp", exc) from None
+            info = llama_cpp.llama_print_system_info()
+            reason = unsafe_build_reason(info.decode() if isinstance(info, bytes) else str(info))
+            if reason:
+                raise UnsafeBuild(reason)
             self._llama = Llama(
                 model_path=self.model_path,
                 n_ctx=self.n_ctx,
