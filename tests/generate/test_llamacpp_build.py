@@ -28,6 +28,10 @@ NATIVE_AMX = (
 PORTABLE = "CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | OPENMP = 1 |"
 
 QUESTION = "Who leads the White House Gender Policy Council?"
+# one the 135M model answers in words the verifier accepts (most of its answers fall back)
+GENERATED = (
+    "Which Senate committees are the 'appropriate congressional committees' in the WPS statute?"
+)
 SMOKE = """
 import json, sys
 from pathlib import Path
@@ -40,7 +44,8 @@ assert service.generator is not None
 generation = service.generator.generate(sys.argv[2])
 v = generation.verification
 print(json.dumps({"answer": generation.answer.as_dict(), "fallback": generation.fallback,
-                  "warning": generation.warning, "ratio": v.ratio if v else None}))
+                  "warning": generation.warning, "ratio": v.ratio if v else None,
+                  "raw": generation.raw}))
 """
 
 
@@ -85,7 +90,7 @@ def test_a_build_known_to_crash_is_refused_and_the_extractive_answer_given(
 def test_the_real_model_answers_in_a_separate_process(sample_copy: Path, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
     result = subprocess.run(
-        [sys.executable, "-c", SMOKE, str(sample_copy), QUESTION],
+        [sys.executable, "-c", SMOKE, str(sample_copy), GENERATED],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -97,8 +102,8 @@ def test_the_real_model_answers_in_a_separate_process(sample_copy: Path, tmp_pat
         pytest.fail(f"the local model crashed the process with {name}: {result.stderr[-2000:]}")
     assert result.returncode == 0, result.stderr[-2000:]
     data = json.loads(result.stdout.strip().splitlines()[-1])
-    assert not data["warning"] and not data["fallback"], data
-    assert data["ratio"] >= 0.5
+    assert not data["warning"] and data["raw"].strip(), data  # the model itself wrote
+    assert not data["fallback"] and data["ratio"] >= 0.5, data  # and the verifier kept it
     from assistant.answer import Answer, Citation
 
     body = data["answer"]
