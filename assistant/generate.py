@@ -92,9 +92,7 @@ class GenerativeAnswerer:
             query = f"{context} {question}".strip()
             return Generation(answer, query, fallback=True, warning=str(exc))
 
-    def _generate(
-        self, question: str, history: Sequence[Message], k: int | None
-    ) -> Generation:
+    def _generate(self, question: str, history: Sequence[Message], k: int | None) -> Generation:
         asked, context = self.standalone_question(question, history)
         extractive = self.extractive.answer(asked, context=context, k=k)
         if extractive.refused and asked != question:

@@ -58,9 +58,7 @@ class UnsafeBuild(LLMUnavailable):
 # ggml's AMX matrix-multiply kernels crash (SIGSEGV in ggml_backend_amx_mul_mat, first call)
 # with the bundled SmolLM2 model on Xeon CPUs with AMX; upstream llama.cpp#20824 has no fix.
 # Builds with native CPU features include them on such CPUs; portable builds do not.
-LLAMACPP_CMAKE_ARGS = (
-    "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
-)
+LLAMACPP_CMAKE_ARGS = "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
 _CRASHING_FEATURES = re.compile(r"\bAMX_INT8\s*=\s*1\b")
 
 
