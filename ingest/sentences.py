@@ -6,6 +6,7 @@ import re
 
 _BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9§])")
 _INITIALISM = re.compile(r"^(?:[a-z]\.)*[a-z]$")  # "U.S.C", "e.g", a single initial
+_MARKER = re.compile(r"\s*(?:[IVXLC]{1,6}|\d{1,3})\.")  # "II." opening a line: a list item
 _ABBREVIATIONS = frozenset(
     [
         "mr",
@@ -89,6 +90,8 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
         cursor = 0
         for match in _BOUNDARY.finditer(segment):
             before = segment[cursor : match.start() + 1]
+            if cursor == 0 and _MARKER.fullmatch(before):
+                continue
             last_word = re.search(r"([\w.]+)\.$", before)
             if last_word:
                 word = last_word.group(1).lower()

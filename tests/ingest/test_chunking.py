@@ -154,3 +154,12 @@ def test_a_list_that_would_be_split_starts_a_chunk_at_its_intro() -> None:
     with_items = [c for c in chunks if "(2) International" in c.text]
     assert with_items and with_items[0].text.startswith("Staff shall receive training")
     assert "(1) Conflict" in with_items[0].text
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["II. Evaluar anualmente el Programa Nacional.", "12. Report to Congress.", "IV. Informar."],
+)
+def test_a_list_number_opening_a_line_stays_with_its_item(line: str) -> None:
+    text = f"Corresponde al Consejo:\n{line}\nEl Consejo sesiona. 2. Otro."
+    assert line in [text[s:e] for s, e in sentence_spans(text)]
