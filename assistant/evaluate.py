@@ -10,6 +10,7 @@ import json
 import re
 import statistics
 import time
+from collections.abc import Sequence
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,7 @@ def run_eval(service: Service, path: Path) -> dict[str, Any]:
                 "gold_rank": rank,
                 "cited_gold": bool(gold) and any(overlaps(gold, c.quote) for c in answer.citations),
                 "keywords_ok": all(k.lower() in text for k in keywords) if keywords else None,
+                "sentences": len(answer.citations),
                 "latency_ms": round(latency * 1000, 1),
                 "answer": answer.answer,
             }
@@ -124,10 +126,38 @@ def _depth(q: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> int:
     return depth
 
 
-def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _ratio(num: float, den: float) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def refusal_figures(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Refusal precision, recall and F1 (a refusal is right when the question is
+    unanswerable), false-refusal rate and sentences per answer, from rows with
+    ``answerable``, ``refused`` and ``sentences`` (citations in the answer). Shared with
+    bench/qa.py so both report the same figures."""
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
     refused = [r for r in rows if r["refused"]]
+    right = sum(1 for r in unanswerable if r["refused"])
+    precision = _ratio(right, len(refused))
+    recall = _ratio(right, len(unanswerable))
+    f1 = None
+    if precision is not None and recall is not None:
+        f1 = round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0
+    answers = [r for r in rows if not r["refused"]]
+    return {
+        "refusal_precision": precision,
+        "refusal_recall": recall,
+        "refusal_f1": f1,
+        "false_refusal_rate": _ratio(sum(1 for r in answerable if r["refused"]), len(answerable)),
+        "unanswerable_answered": len(unanswerable) - right,
+        "sentences_per_answer": _ratio(sum(r["sentences"] for r in answers), len(answers)),
+    }
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
     with_kw = [r for r in answerable if r["keywords_ok"] is not None]
     ranks = [r["gold_rank"] for r in answerable]
     n = len(answerable) or 1
@@ -144,12 +174,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "keyword_hits": f"{sum(1 for r in with_kw if r['keywords_ok'])}/{len(with_kw)}",
         "citation_accuracy": round(sum(1 for r in answerable if r["cited_gold"]) / n, 4),
         "citation_hits": f"{sum(1 for r in answerable if r['cited_gold'])}/{len(answerable)}",
-        "refusal_precision": round(sum(1 for r in refused if not r["answerable"]) / len(refused), 4)
-        if refused
-        else None,
-        "refusal_recall": round(sum(1 for r in unanswerable if r["refused"]) / len(unanswerable), 4)
-        if unanswerable
-        else None,
+        **refusal_figures(rows),
         "p50_latency_ms": round(statistics.median(r["latency_ms"] for r in rows), 1)
         if rows
         else None,
@@ -175,7 +200,9 @@ def render_report(console: Any, report: dict[str, Any]) -> None:
     console.print(
         f"\nhit@1 {s['hit@1']:.2f}  hit@5 {s['hit@5']:.2f}  MRR {s['mrr']:.2f}  "
         f"keywords {s['keyword_hits']}  citations {s['citation_hits']}  "
-        f"refusal precision {_fmt(s['refusal_precision'])} recall {_fmt(s['refusal_recall'])}  "
+        f"refusal precision {_fmt(s['refusal_precision'])} recall {_fmt(s['refusal_recall'])} "
+        f"F1 {_fmt(s['refusal_f1'])}  false refusals {_fmt(s['false_refusal_rate'])}  "
+        f"sentences/answer {_fmt(s['sentences_per_answer'])}  "
         f"p50 {s['p50_latency_ms']} ms"
     )
 
