@@ -1,7 +1,8 @@
 """The default, extractive answerer: faithful by construction.
 
 It picks the sentences of the retrieved passages that best answer the question, quotes them
-verbatim with ``[n]`` markers, and refuses when the best evidence is too weak.
+verbatim with ``[n]`` markers, and refuses when the best evidence is too weak, or when the
+learned reader (assistant.reader) finds that no retrieved sentence answers the question.
 """
 
 from __future__ import annotations
@@ -15,18 +16,14 @@ import numpy as np
 
 from assistant.keyword import KeywordIndex
 from assistant.question import answer_type_ok, counted, focus_terms
+from assistant.reader import Candidate, Reader, candidates, sentence_vectors
 from assistant.retrieval import Hit, Retriever
 from assistant.text import QUESTION_WORDS, tokens
 from ingest.embedding import Embedder
-from ingest.sentences import sentence_spans
 
 REFUSAL_TEXT = "The sources don't answer this question."
-_LIST_ITEM = re.compile(r"^\s*(?:\(\w{1,4}\)|\d{1,3}[.)]|[-*•])\s+")
-_LIST_INTRO = re.compile(r"(?::|\b(?:following|including|include|includes|are|as follows))\s*$")
-MAX_QUOTE_CHARS = 900
 _SHORTLIST = 16
 _MIN_EXTRA_LEXICAL = 0.08
-_BULLET = re.compile(r"[-*•]\s+")
 
 
 @dataclass
@@ -65,49 +62,6 @@ class Answer:
         }
 
 
-@dataclass
-class Candidate:
-    hit: Hit
-    rank: int
-    start: int  # offsets into the document
-    end: int
-    text: str
-    support: float = 0.0
-    features: dict[str, float] = field(default_factory=dict)
-
-
-def candidates(hits: list[Hit]) -> list[Candidate]:
-    """Sentences of the retrieved chunks; a list intro is kept together with its items."""
-    out: list[Candidate] = []
-    seen: set[tuple[str, int]] = set()
-    for rank, hit in enumerate(hits):
-        text = hit.chunk.text
-        spans = sentence_spans(text)
-        i = 0
-        while i < len(spans):
-            s, e = spans[i]
-            j = i + 1
-            if _is_intro(text[s:e]):
-                while (
-                    j < len(spans)
-                    and _LIST_ITEM.match(text[spans[j][0] : spans[j][1]])
-                    and spans[j][1] - s <= MAX_QUOTE_CHARS
-                ):
-                    j += 1
-            end = spans[j - 1][1]
-            bullet = _BULLET.match(text, s, end)
-            if bullet:  # quote the item, not its bullet
-                s = bullet.end()
-            key = (hit.chunk.doc_id, hit.chunk.start + s)
-            if key not in seen:
-                seen.add(key)
-                out.append(
-                    Candidate(hit, rank, hit.chunk.start + s, hit.chunk.start + end, text[s:end])
-                )
-            i += 1
-    return out
-
-
 class ExtractiveAnswerer:
     def __init__(
         self,
@@ -116,12 +70,14 @@ class ExtractiveAnswerer:
         keyword: KeywordIndex,
         *,
         k: int = 6,
+        reader: Reader | None = None,
         threshold: float = 0.5,
         max_sentences: int = 4,
     ):
         self.retriever = retriever
         self.embedder = embedder
         self.keyword = keyword
+        self.reader = reader
         self.k = k
         self.threshold = threshold
         self.max_sentences = max_sentences
@@ -135,6 +91,10 @@ class ExtractiveAnswerer:
         best = ranked[0]
         if best.support < self.threshold:
             return Answer(REFUSAL_TEXT, True, [], question=query, passages=_passages(hits))
+        if self.reader is not None:
+            reading = self.reader.read(question, hits, context=context, cands=ranked)
+            if not reading.answered:
+                return Answer(REFUSAL_TEXT, True, [], question=query, passages=_passages(hits))
         chosen = [best]
         for cand in ranked[1:]:
             if len(chosen) >= self.max_sentences:
@@ -232,18 +192,9 @@ class ExtractiveAnswerer:
                 0.3 * lexical + 0.1 * cand.hit.score + 0.1 * min(novelty * 2, 1.0) - penalty
             )
         # the most promising candidates, judged with the passage's own similarity standing in
-        # for the sentence's, get a sentence vector: pooled from the chunk's encoding at ingest
-        # (ingest.span_vectors), or encoded now for chunks stored without one
+        # for the sentence's, get a sentence vector
         shortlist = sorted(cands, key=lambda c: -(c.support + 0.5 * c.hit.dense))[:_SHORTLIST]
-        pooled = [
-            index.span_vector(
-                c.hit.chunk.chunk_id, c.start - c.hit.chunk.start, c.end - c.hit.chunk.start
-            )
-            for c in shortlist
-        ]
-        missing = [c.text for c, v in zip(shortlist, pooled, strict=True) if v is None]
-        encoded = iter(self.embedder.embed_cached(missing)) if missing else iter(())
-        vectors = np.stack([v if v is not None else next(encoded) for v in pooled])
+        vectors = sentence_vectors(index, self.embedder, shortlist)
         for cand, sim in zip(shortlist, vectors @ q_vec, strict=True):
             cand.features["dense"] = float(sim)
             cand.support += 0.5 * float(sim)
@@ -288,13 +239,6 @@ def acronyms(texts: list[str]) -> dict[str, str]:
 
 
 _MINOR = frozenset(["of", "and", "the", "for", "on", "in", "to", "a", "an"])
-
-
-def _is_intro(sentence: str) -> bool:
-    stripped = sentence.rstrip()
-    return bool(_LIST_INTRO.search(stripped)) or not stripped.endswith(
-        (".", "!", "?", '"', "”", ")", ";")
-    )
 
 
 def _terms_with_expansions(text: str, expand: dict[str, str]) -> set[str]:

@@ -605,6 +605,7 @@ def prepare(service: Service) -> None:
         service.embedder.embed_query("warm up")
     except EmbeddingModelError as exc:  # `assistant serve` stops with a one-line error
         raise ConfigurationError(str(exc)) from None
+    service.reader.warm_up()  # the reader loads now, not during the first question
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:

@@ -14,8 +14,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from assistant.answer import REFUSAL_TEXT, Answer, Candidate, ExtractiveAnswerer
+from assistant.answer import REFUSAL_TEXT, Answer, ExtractiveAnswerer
 from assistant.conversation import Message, followup_context
+from assistant.reader import Candidate
 from assistant.retrieval import Hit
 from assistant.text import tokens
 from assistant.verify import MARKER, Verification, Verifier

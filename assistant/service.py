@@ -15,6 +15,7 @@ from assistant.answer import Answer, ExtractiveAnswerer
 from assistant.conversation import Message, followup_context
 from assistant.errors import BadRequest, ConfigurationError, NotFound, StoreUnavailable
 from assistant.keyword import KeywordIndex
+from assistant.reader import DEFAULT_WEIGHTS, Reader
 from assistant.retrieval import Hit, Retriever
 from assistant.settings import Settings
 from assistant.uploads import Upload, UploadDir
@@ -61,10 +62,19 @@ class Service:
             dense_weight=settings.dense_weight,
             pool=settings.retrieval_pool,
         )
+        self.reader = Reader(
+            self.embedder,
+            self.keyword,
+            weights=settings.reader_weights or DEFAULT_WEIGHTS,
+            threshold=settings.reader_threshold,
+            followup_floor=settings.followup_floor,
+            shortlist=settings.reader_shortlist,
+        )
         self.answerer = ExtractiveAnswerer(
             self.retriever,
             self.embedder,
             self.keyword,
+            reader=self.reader if settings.reader_threshold > 0 else None,
             k=settings.top_k,
             threshold=settings.refusal_threshold,
             max_sentences=settings.max_answer_sentences,

@@ -83,6 +83,32 @@ class Settings(BaseSettings):
         le=1.0,
         description="Minimum support score of the best sentence; below it the assistant refuses.",
     )
+    reader_threshold: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="Least calibrated probability, from the learned reader, that the best "
+        "sentence answers the question; below it the assistant refuses (README: refusal "
+        "precision and recall at each value; 0 turns the reader and its follow-up check off).",
+    )
+    followup_floor: float = Field(
+        default=0.08,
+        ge=0.0,
+        le=1.0,
+        description="Least probability that the answer also answers a follow-up read on its "
+        "own, without the earlier question it carries.",
+    )
+    reader_shortlist: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Candidate sentences the reader reads per question (picked by sentence "
+        "vector and word overlap).",
+    )
+    reader_weights: Path | None = Field(
+        default=None,
+        description="Reader weights (.safetensors); unset = the bundled reader.",
+    )
     max_answer_sentences: int = Field(
         default=4, ge=1, le=10, description="Most sentences in an extractive answer."
     )

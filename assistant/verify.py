@@ -29,7 +29,8 @@ from typing import Literal
 
 import numpy as np
 
-from assistant.answer import Answer, Citation, acronyms, candidates
+from assistant.answer import Answer, Citation, acronyms
+from assistant.reader import candidates
 from assistant.retrieval import Hit
 from assistant.text import tokens
 from ingest.embedding import Embedder
