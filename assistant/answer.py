@@ -16,7 +16,7 @@ import numpy as np
 
 from assistant.keyword import KeywordIndex
 from assistant.question import answer_type_ok, counted, focus_terms
-from assistant.reader import Candidate, Reader, candidates, sentence_vectors
+from assistant.reader import Candidate, Reader, candidates, is_fragment, sentence_vectors
 from assistant.retrieval import Hit, Retriever
 from assistant.text import QUESTION_WORDS, tokens
 from ingest.embedding import Embedder
@@ -86,8 +86,9 @@ class ExtractiveAnswerer:
         """Answer ``question``; ``context`` is earlier conversation used for follow-ups."""
         query = f"{context} {question}".strip() if context else question
         hits, ranked = self.rank(question, context=context, k=k)
+        ranked = [c for c in ranked if not is_fragment(c.text)]  # a heading never answers
         if not ranked:
-            return Answer(REFUSAL_TEXT, True, [], question=query)
+            return Answer(REFUSAL_TEXT, True, [], question=query, passages=_passages(hits))
         best = ranked[0]
         if best.support < self.threshold:
             return Answer(REFUSAL_TEXT, True, [], question=query, passages=_passages(hits))

@@ -164,6 +164,32 @@ def test_the_reader_refuses_a_decoy_the_support_score_would_answer(
     assert not answer.refused and "1921" in answer.citations[0].quote
 
 
+CHARTER = """# Council charter
+
+## Quorum
+
+## Meetings
+
+A majority of the members present constitutes a quorum for a vote of the Council.
+
+## Membership
+
+The Council has nine members appointed for three years.
+"""
+
+
+def test_a_heading_is_never_the_answer(tmp_path: Path, embedder: Embedder) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "charter.md").write_text(CHARTER, encoding="utf-8")
+    service = Service(make_settings(tmp_path / "data"), embedder=embedder)
+    service.ingest([docs])
+    answer = service.ask("What is the quorum of the Council?")
+    assert not answer.refused
+    assert answer.citations[0].quote.startswith("A majority of the members present")
+    assert not any(is_fragment(c.quote) for c in answer.citations)
+
+
 @pytest.mark.parametrize(
     "followup",
     [
