@@ -16,7 +16,14 @@ import numpy as np
 
 from assistant.keyword import KeywordIndex
 from assistant.question import answer_type_ok, counted, focus_terms
-from assistant.reader import Candidate, Reader, candidates, is_fragment, sentence_vectors
+from assistant.reader import (
+    Candidate,
+    Reader,
+    candidates,
+    is_fragment,
+    overlaps,
+    sentence_vectors,
+)
 from assistant.retrieval import Hit, Retriever
 from assistant.text import QUESTION_WORDS, tokens
 from ingest.embedding import Embedder
@@ -86,28 +93,15 @@ class ExtractiveAnswerer:
         """Answer ``question``; ``context`` is earlier conversation used for follow-ups."""
         query = f"{context} {question}".strip() if context else question
         hits, ranked = self.rank(question, context=context, k=k)
-        ranked = [c for c in ranked if not is_fragment(c.text)]  # a heading never answers
-        if not ranked:
-            return Answer(REFUSAL_TEXT, True, [], question=query, passages=_passages(hits))
-        best = ranked[0]
-        if best.support < self.threshold:
-            return Answer(REFUSAL_TEXT, True, [], question=query, passages=_passages(hits))
         if self.reader is not None:
             reading = self.reader.read(question, hits, context=context, cands=ranked)
             if not reading.answered:
                 return Answer(REFUSAL_TEXT, True, [], question=query, passages=_passages(hits))
-        chosen = [best]
-        for cand in ranked[1:]:
-            if len(chosen) >= self.max_sentences:
-                break
-            if cand.support < max(self.threshold - 0.1, best.support - 0.25):
-                break
-            if any(_same_span(cand, c) for c in chosen):
-                continue
-            if cand.features.get("lexical", 0.0) < _MIN_EXTRA_LEXICAL:
-                continue  # a further sentence must share a distinctive word of the question
-            chosen.append(cand)
-        chosen.sort(key=lambda c: (c.rank, c.start))
+            chosen = reading.cited[: self.max_sentences]
+        else:
+            chosen = self._by_support([c for c in ranked if not is_fragment(c.text)])
+            if not chosen:
+                return Answer(REFUSAL_TEXT, True, [], question=query, passages=_passages(hits))
         citations = []
         parts = []
         for n, cand in enumerate(chosen, start=1):
@@ -127,6 +121,25 @@ class ExtractiveAnswerer:
             )
             parts.append(f"{cand.text} [{n}]")
         return Answer(" ".join(parts), False, citations, question=query)
+
+    def _by_support(self, ranked: list[Candidate]) -> list[Candidate]:
+        """Without the reader: the best-supported sentence when it clears the threshold, and
+        further ones close behind it that share a distinctive word of the question."""
+        if not ranked or ranked[0].support < self.threshold:
+            return []
+        best = ranked[0]
+        chosen = [best]
+        for cand in ranked[1:]:
+            if len(chosen) >= self.max_sentences:
+                break
+            if cand.support < max(self.threshold - 0.1, best.support - 0.25):
+                break
+            if any(overlaps(cand, c) for c in chosen):
+                continue
+            if cand.features.get("lexical", 0.0) < _MIN_EXTRA_LEXICAL:
+                continue
+            chosen.append(cand)
+        return chosen
 
     def rank(
         self, question: str, *, context: str = "", k: int | None = None
@@ -266,10 +279,6 @@ def _chunk_terms(cand: Candidate) -> set[str]:
         cached = set(tokens(f"{chunk.title} {chunk.location} {chunk.text}"))
         cand.hit._terms = cached  # type: ignore[attr-defined]
     return cached
-
-
-def _same_span(a: Candidate, b: Candidate) -> bool:
-    return a.hit.chunk.doc_id == b.hit.chunk.doc_id and a.start < b.end and b.start < a.end
 
 
 def _passages(hits: list[Hit], limit: int = 3) -> list[Citation]:

@@ -1,20 +1,20 @@
-"""The learned part of the answer decision: whether the retrieved sentences answer the question.
+"""The answer decision: which retrieved sentence answers, and whether any does.
 
-The extractive answerer (assistant.answer) picks the sentence to quote with its support score;
-before it answers, the reader, a cross-encoder trained on SQuAD 2.0 (assistant.reader_model,
-bench/train_reader.py), reads the question with the candidate sentences and gives the
-probability that one of them answers it. Below ``threshold`` the answer is a refusal: this
-catches questions written to look answerable (a decoy sentence shares their words), which the
-support score, built from word overlap and similarity, answers.
-
-1. Candidates are the sentences of the retrieved passages (a list intro together with its items).
+1. Candidates are the sentences of the retrieved passages (a list intro together with its items);
+   the answerer (assistant.answer) scores each one's support (word overlap, similarity, rank).
 2. A cheap shortlist: the sentence vector pooled from its chunk's encoding at ingest
    (ingest.span_vectors) against the question, plus how much of the question's rarer words the
-   sentence holds.
-3. The reader reads each shortlisted sentence with its document title and neighbours; its
-   logit, calibrated on articles it never saw, is the probability that the sentence answers.
-   The best sentence's probability is the probability that the passages answer at all.
-4. A follow-up carries its earlier question as context, but its own words must be answered
+   sentence holds; the best-supported sentences join it.
+3. The reader, a cross-encoder trained on SQuAD 2.0 (assistant.reader_model,
+   bench/train_reader.py), reads each shortlisted sentence with its document title and
+   neighbours and gives a logit.
+4. The decision (``reader.decision.json``, learned by bench/fit_decision.py on articles the reader
+   never saw): a logistic model over the reader's logit, the support score's parts and the
+   retrieval ranks gives each sentence's probability of holding the answer; a second one, over
+   the best sentences' probabilities and the question's evidence, the probability that the answer
+   quoted is right. Below ``threshold`` the answer is a refusal. The answer is the best sentence,
+   with the second best when its probability is close (``second_ratio``).
+5. A follow-up carries its earlier question as context, but its own words must be answered
    too: the shortlisted sentences are also read against the follow-up alone, and the answer
    stands only if one of them clears ``followup_floor`` as well.
 """
@@ -26,6 +26,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +39,7 @@ from ingest.sentences import sentence_spans
 
 MODEL_DIR = Path(__file__).parent / "models"
 DEFAULT_WEIGHTS = MODEL_DIR / "reader.safetensors"
+DEFAULT_DECISION = MODEL_DIR / "reader.decision.json"
 MAX_QUOTE_CHARS = 900
 # "(a)", "(iv)", "1.", "2)", bullets, and the fracciones of Spanish-language law: "I.", "IV.-", "a)"
 _LIST_ITEM = re.compile(r"^\s*(?:\(\w{1,4}\)|\d{1,3}[.)]|[IVXLC]{1,6}\.-?|[a-z]\)|[-*•])\s+")
@@ -59,16 +61,19 @@ class Candidate:
     features: dict[str, float] = field(default_factory=dict)  # what the support is made of
     prefilter: float = 0.0
     logit: float = -math.inf  # the reader's; -inf when it was not read
-    prob: float = 0.0  # calibrated probability that it answers (0 when not read)
+    prob: float = 0.0  # the decision's probability that it holds the answer (0 when not read)
+    pre_rank: int = 0  # its rank by prefilter, and by support, among all candidates
+    sup_rank: int = 0
 
 
 @dataclass
 class Reading:
     """What the reader decided for one question."""
 
-    candidates: list[Candidate]  # best supported first
-    answerable: float  # probability that the passages answer the question
+    candidates: list[Candidate]  # most likely to hold the answer first
+    answerable: float  # probability that the answer quoted is right
     answered: bool
+    cited: list[Candidate] = field(default_factory=list)  # the answer's sentences, best first
     followup: float | None = None  # the best sentence read against the follow-up alone
     reasons: list[str] = field(default_factory=list)
 
@@ -91,6 +96,143 @@ class Calibration:
             return cls()
         data = json.loads(path.read_text())
         return cls(float(data["scale"]), float(data["bias"]))
+
+
+CANDIDATE_FEATURES = (
+    "logit",
+    "logit_gap",
+    "support",
+    "support_gap",
+    "dense",
+    "lexical",
+    "passage_score",
+    "novelty",
+    "focus_missing",
+    "type_ok",
+    "prefilter",
+    "prefilter_gap",
+    "first_pre",
+    "first_sup",
+    "passage_rank",
+    "log_words",
+)
+QUESTION_FEATURES = ("p1", "p2", "logit1", "support1", "gap12", "agree", "top_hit")
+
+
+def evidence(cand: Candidate) -> dict[str, float]:
+    """What the decision reads of one candidate (bench/decision_data.py records the same)."""
+    f = cand.features
+    return {
+        "logit": cand.logit,
+        "support": cand.support,
+        "prefilter": cand.prefilter,
+        "pre_rank": cand.pre_rank,
+        "sup_rank": cand.sup_rank,
+        "passage_rank": cand.rank,
+        "passage_score": cand.hit.score,
+        "words": len(cand.text.split()),
+        "f_dense": f.get("dense", 0.0),
+        "f_lexical": f.get("lexical", 0.0),
+        "f_novelty": f.get("novelty", 0.0),
+        "f_focus_missing": f.get("focus_missing", 0.0),
+        "f_type_ok": f.get("type_ok", 1.0),
+    }
+
+
+def candidate_matrix(cands: list[dict[str, Any]]) -> np.ndarray:
+    """One row of CANDIDATE_FEATURES per candidate read; gaps and firsts are relative to the
+    question's other candidates."""
+    if not cands:
+        return np.zeros((0, len(CANDIDATE_FEATURES)))
+    top_logit = max(c["logit"] for c in cands)
+    top_support = max(c["support"] for c in cands)
+    top_pre = max(c["prefilter"] for c in cands)
+    first_pre = min(c["pre_rank"] for c in cands)
+    first_sup = min(c["sup_rank"] for c in cands)
+    rows = [
+        [
+            c["logit"],
+            c["logit"] - top_logit,
+            c["support"],
+            c["support"] - top_support,
+            c["f_dense"],
+            c["f_lexical"],
+            c["passage_score"],
+            c["f_novelty"],
+            c["f_focus_missing"],
+            c["f_type_ok"],
+            c["prefilter"],
+            c["prefilter"] - top_pre,
+            float(c["pre_rank"] == first_pre),
+            float(c["sup_rank"] == first_sup),
+            float(c["passage_rank"]),
+            math.log(1 + c["words"]),
+        ]
+        for c in cands
+    ]
+    return np.array(rows, dtype=float)
+
+
+def question_vector(cands: list[dict[str, Any]], probs: np.ndarray, top_hit: float) -> list[float]:
+    """QUESTION_FEATURES: the best candidates' probabilities and the question's evidence."""
+    if not len(probs):
+        return [0.0, 0.0, -10.0, -1.0, 0.0, 0.0, top_hit]
+    order = np.argsort(-probs)
+    p1 = float(probs[order[0]])
+    p2 = float(probs[order[1]]) if len(order) > 1 else 0.0
+    best = cands[order[0]]
+    agree = float(best["logit"] == max(c["logit"] for c in cands)) + float(
+        best["support"] == max(c["support"] for c in cands)
+    )
+    return [p1, p2, best["logit"], best["support"], p1 - p2, agree, top_hit]
+
+
+@dataclass(frozen=True)
+class Logistic:
+    """p = sigmoid(x @ weights + bias) over named features."""
+
+    features: tuple[str, ...]
+    weights: np.ndarray
+    bias: float
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-np.clip(x @ self.weights + self.bias, -30, 30)))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], expected: tuple[str, ...]) -> Logistic:
+        if tuple(data["features"]) != expected:
+            raise ValueError(f"decision model features {data['features']} != {list(expected)}")
+        return cls(expected, np.asarray(data["weights"], dtype=float), float(data["bias"]))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The learned decision, as bench/fit_decision.py writes it."""
+
+    sentence: Logistic
+    question: Logistic
+    threshold: float  # chosen for the refusal precision in ``target_refusal_precision``
+    second_ratio: float
+    shortlist: int
+    by_support: int
+    support_floor: float | None = None  # below it no candidate shares enough with the question
+
+    @classmethod
+    def load(cls, path: Path) -> Decision:
+        data = json.loads(path.read_text())
+        return cls(
+            Logistic.from_dict(data["sentence"], CANDIDATE_FEATURES),
+            Logistic.from_dict(data["question"], QUESTION_FEATURES),
+            float(data["threshold"]),
+            float(data["second_ratio"]),
+            int(data["shortlist"]),
+            int(data["by_support"]),
+            None if data.get("support_floor") is None else float(data["support_floor"]),
+        )
+
+
+def overlaps(a: Candidate, b: Candidate) -> bool:
+    return a.hit.chunk.doc_id == b.hit.chunk.doc_id and a.start < b.end and b.start < a.end
 
 
 def candidates(hits: list[Hit]) -> list[Candidate]:
@@ -174,17 +316,19 @@ class Reader:
         keyword: KeywordIndex,
         *,
         weights: Path = DEFAULT_WEIGHTS,
-        threshold: float = 0.1,
+        decision: Path = DEFAULT_DECISION,
+        threshold: float | None = None,
         followup_floor: float = 0.08,
-        shortlist: int = 4,
+        shortlist: int | None = None,
     ):
         self.embedder = embedder
         self.keyword = keyword
         self.scorer = PairScorer(weights)
         self.calibration = Calibration.load(weights.with_name(weights.stem + ".calibration.json"))
-        self.threshold = threshold
+        self.decision = Decision.load(decision)
+        self.threshold = self.decision.threshold if threshold is None else threshold
         self.followup_floor = followup_floor
-        self.shortlist = shortlist
+        self.shortlist = self.decision.shortlist if shortlist is None else shortlist
 
     def warm_up(self) -> None:
         """Load the model (and its kernels) now rather than during the first question."""
@@ -198,24 +342,47 @@ class Reader:
         context: str = "",
         cands: list[Candidate] | None = None,
     ) -> Reading:
-        """The reader's decision on ``cands`` (default: the candidates of ``hits``)."""
+        """The decision on ``cands`` (default: the candidates of ``hits``), given best
+        supported first."""
         cands = candidates(hits) if cands is None else cands
         if not cands:
             return Reading([], 0.0, False, reasons=["no passages"])
         asked = f"{context} {question}".strip() if context else question
         self._prefilter(asked, cands)
-        short = sorted(cands, key=lambda c: -c.prefilter)[: self.shortlist]
-        short = [c for c in short if not is_fragment(c.text)] or short[:1]
+        for r, cand in enumerate(cands):
+            cand.sup_rank = r
+        for r, cand in enumerate(sorted(cands, key=lambda c: -c.prefilter)):
+            cand.pre_rank = r
+        short = [
+            c
+            for c in cands
+            if (c.pre_rank < self.shortlist or c.sup_rank < self.decision.by_support)
+            and not is_fragment(c.text)  # a heading never answers
+        ]
+        if not short:
+            return Reading(cands, 0.0, False, reasons=["only headings and fragments retrieved"])
         logits = self.scorer.logits(asked, [self._pair(c) for c in short])
         for cand, logit in zip(short, logits, strict=True):
             cand.logit = float(logit)
-            cand.prob = self.calibration(cand.logit)
-        ranked = sorted(cands, key=lambda c: (-c.logit, -c.prefilter))
-        best = ranked[0]
-        answerable = best.prob if not is_fragment(best.text) else 0.0
-        reading = Reading(ranked, answerable, answerable >= self.threshold)
+        rows = [evidence(c) for c in short]
+        probs = self.decision.sentence(candidate_matrix(rows))
+        for cand, prob in zip(short, probs, strict=True):
+            cand.prob = float(prob)
+        top_hit = hits[0].score if hits else 0.0
+        answerable = float(self.decision.question(np.array(question_vector(rows, probs, top_hit))))
+        ranked = sorted(short, key=lambda c: -c.prob)
+        cited = ranked[:1]
+        close = len(ranked) > 1 and ranked[1].prob >= self.decision.second_ratio * ranked[0].prob
+        if close and not overlaps(ranked[0], ranked[1]):
+            cited.append(ranked[1])
+        reading = Reading(ranked, answerable, answerable >= self.threshold, cited)
         if not reading.answered:
-            reading.reasons.append(f"best sentence supports it with p={answerable:.2f}")
+            reading.reasons.append(f"the best answer is right with p={answerable:.2f}")
+        floor = self.decision.support_floor
+        top_support = max(c.support for c in short)
+        if floor is not None and top_support < floor:
+            reading.answered = False
+            reading.reasons.append(f"no sentence's support reaches {floor} ({top_support:.2f})")
         if context and reading.answered:
             # the follow-up's own content must be answered, not only the carried question: by
             # one of the sentences read (followup_floor was set on the best of four sentences

@@ -74,7 +74,7 @@ class Service:
             self.retriever,
             self.embedder,
             self.keyword,
-            reader=self.reader if settings.reader_threshold > 0 else None,
+            reader=None if settings.reader_threshold == 0 else self.reader,
             k=settings.top_k,
             threshold=settings.refusal_threshold,
             max_sentences=settings.max_answer_sentences,

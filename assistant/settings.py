@@ -83,13 +83,14 @@ class Settings(BaseSettings):
         le=1.0,
         description="Minimum support score of the best sentence; below it the assistant refuses.",
     )
-    reader_threshold: float = Field(
-        default=0.1,
+    reader_threshold: float | None = Field(
+        default=None,
         ge=0.0,
         le=1.0,
-        description="Least calibrated probability, from the learned reader, that the best "
-        "sentence answers the question; below it the assistant refuses (README: refusal "
-        "precision and recall at each value; 0 turns the reader and its follow-up check off).",
+        description="Least probability, from the learned answer decision, that the answer quoted "
+        "is right; below it the assistant refuses. Unset = the threshold shipped with the "
+        "decision model, chosen for refusal precision 0.70 on held-out articles (README: "
+        "precision and recall at each value); 0 turns the reader off (support score only).",
     )
     followup_floor: float = Field(
         default=0.08,
@@ -98,12 +99,13 @@ class Settings(BaseSettings):
         description="Least probability that the answer also answers a follow-up read on its "
         "own, without the earlier question it carries.",
     )
-    reader_shortlist: int = Field(
-        default=4,
+    reader_shortlist: int | None = Field(
+        default=None,
         ge=1,
         le=64,
-        description="Candidate sentences the reader reads per question (picked by sentence "
-        "vector and word overlap).",
+        description="Candidate sentences the reader reads per question, picked by sentence "
+        "vector and word overlap (the two best supported are read too); unset = the number "
+        "the decision model was fitted with.",
     )
     reader_weights: Path | None = Field(
         default=None,
