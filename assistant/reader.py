@@ -216,6 +216,7 @@ class Decision:
     shortlist: int
     by_support: int
     support_floor: float | None = None  # below it no candidate shares enough with the question
+    window: int | None = None  # only the best supported this many are read (None: any)
 
     @classmethod
     def load(cls, path: Path) -> Decision:
@@ -228,6 +229,7 @@ class Decision:
             int(data["shortlist"]),
             int(data["by_support"]),
             None if data.get("support_floor") is None else float(data["support_floor"]),
+            None if data.get("window") is None else int(data["window"]),
         )
 
 
@@ -306,7 +308,12 @@ def is_fragment(text: str) -> bool:
         return True
     stripped = text.rstrip()
     ends = stripped.endswith((".", "!", "?", '"', "”", ")", ";", ":"))
-    return not ends and len(words) < 8 and "\n" not in stripped
+    if not ends and len(words) < 8 and "\n" not in stripped:
+        return True
+    # a title: every longer word capitalised ("The White House Gender Policy Council.",
+    # "Ley General de Acceso de las Mujeres.")
+    long = [w for w in words if len(w) > 3 and not w.isdigit()]
+    return len(words) < 16 and len(long) >= 2 and all(w[0].isupper() for w in long)
 
 
 class Reader:
@@ -353,10 +360,12 @@ class Reader:
             cand.sup_rank = r
         for r, cand in enumerate(sorted(cands, key=lambda c: -c.prefilter)):
             cand.pre_rank = r
+        window = self.decision.window
         short = [
             c
             for c in cands
             if (c.pre_rank < self.shortlist or c.sup_rank < self.decision.by_support)
+            and (window is None or c.sup_rank < window)
             and not is_fragment(c.text)  # a heading never answers
         ]
         if not short:

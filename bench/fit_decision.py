@@ -93,7 +93,9 @@ class Model:
         }
 
 
-def read_rows(path: Path, shortlist: int, by_support: int) -> list[dict[str, Any]]:
+def read_rows(
+    path: Path, shortlist: int, by_support: int, window: int | None = None
+) -> list[dict[str, Any]]:
     """Rows with only the candidates a reader of this shortlist would have read."""
     rows = []
     for line in path.open(encoding="utf-8"):
@@ -101,7 +103,9 @@ def read_rows(path: Path, shortlist: int, by_support: int) -> list[dict[str, Any
         cands = [
             c
             for c in row["cands"]
-            if not c["fragment"] and (c["pre_rank"] < shortlist or c["sup_rank"] < by_support)
+            if not c["fragment"]
+            and (c["pre_rank"] < shortlist or c["sup_rank"] < by_support)
+            and (window is None or c["sup_rank"] < window)
         ]
         row["cands"] = cands
         rows.append(row)
@@ -222,6 +226,11 @@ def main() -> None:
     parser.add_argument("rows", type=Path, nargs="+", help="bench/decision_data.py outputs")
     parser.add_argument("--shortlist", type=int, default=4)
     parser.add_argument("--by-support", type=int, default=2)
+    parser.add_argument(
+        "--window",
+        type=int,
+        help="read only candidates among the N best supported (default: any)",
+    )
     parser.add_argument("--ratio", type=float, default=0.6)
     parser.add_argument("--l2", type=float, default=1.0)
     parser.add_argument("--precision", type=float, default=0.7)
@@ -237,10 +246,19 @@ def main() -> None:
         type=float,
         help="ship this threshold instead of the one chosen by --precision",
     )
+    parser.add_argument(
+        "--floor",
+        type=float,
+        help="with --threshold: the support floor to ship (default: none)",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     weights = {k: float(v) for k, v in (item.split("=", 1) for item in args.upweight)}
-    rows = [r for path in args.rows for r in read_rows(path, args.shortlist, args.by_support)]
+    rows = [
+        r
+        for path in args.rows
+        for r in read_rows(path, args.shortlist, args.by_support, args.window)
+    ]
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(group_of(row), []).append(row)
@@ -277,7 +295,7 @@ def main() -> None:
     )
     if args.threshold is not None:
         chosen = min(
-            (t for t in table if t["squad"]["support_floor"] is None),
+            (t for t in table if t["squad"]["support_floor"] == args.floor),
             key=lambda t: abs(t["squad"]["threshold"] - args.threshold),
         )
     print("chosen (cross-validated):", json.dumps(chosen))
@@ -296,6 +314,7 @@ def main() -> None:
             "second_ratio": args.ratio,
             "shortlist": args.shortlist,
             "by_support": args.by_support,
+            "window": args.window,
             "cross_validated": chosen,
             "sweep": table,
         }

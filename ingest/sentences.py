@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9§])")
+# a sentence ends before a capital, a number, or an inline enumerator: "Sec. 2. Title. (a) There is"
+_BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9§]|\(?[a-z]{1,4}\)\s)")
 _INITIALISM = re.compile(r"^(?:[a-z]\.)*[a-z]$")  # "U.S.C", "e.g", a single initial
 _MARKER = re.compile(r"\s*(?:[IVXLC]{1,6}|\d{1,3})\.")  # "II." opening a line: a list item
 _ABBREVIATIONS = frozenset(

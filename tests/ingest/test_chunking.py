@@ -163,3 +163,16 @@ def test_a_list_that_would_be_split_starts_a_chunk_at_its_intro() -> None:
 def test_a_list_number_opening_a_line_stays_with_its_item(line: str) -> None:
     text = f"Corresponde al Consejo:\n{line}\nEl Consejo sesiona. 2. Otro."
     assert line in [text[s:e] for s, e in sentence_spans(text)]
+
+
+@pytest.mark.parametrize(
+    "text,item",
+    [
+        ("Sec. 2. The Council. (a) There is established a Council.", "(a) There is established"),
+        ("Artículo 5. Definiciones. a) Violencia: cualquier acción.", "a) Violencia: cualquier"),
+    ],
+)
+def test_an_inline_enumerator_after_a_title_starts_a_sentence(text: str, item: str) -> None:
+    sentences = [text[s:e] for s, e in sentence_spans(text)]
+    assert any(s.startswith(item) for s in sentences)
+    assert not any(item in s and not s.startswith(item) for s in sentences)
