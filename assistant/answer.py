@@ -24,7 +24,7 @@ from assistant.reader import (
     overlaps,
     sentence_vectors,
 )
-from assistant.retrieval import Hit, Retriever
+from assistant.retrieval import Hit, Retriever, Scope
 from assistant.text import QUESTION_WORDS, tokens
 from ingest.embedding import Embedder
 
@@ -58,6 +58,7 @@ class Answer:
     citations: list[Citation]
     question: str = ""
     passages: list[Citation] = field(default_factory=list)  # closest passages on refusal
+    scope: Scope | None = None  # the documents it was limited to, when it was
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +67,7 @@ class Answer:
             "citations": [c.as_dict() for c in self.citations],
             "passages": [c.as_dict() for c in self.passages],
             "question": self.question,
+            "scope": None if self.scope is None else self.scope.as_dict(),
         }
 
 
@@ -89,12 +91,27 @@ class ExtractiveAnswerer:
         self.threshold = threshold
         self.max_sentences = max_sentences
 
-    def answer(self, question: str, *, context: str = "", k: int | None = None) -> Answer:
-        """Answer ``question``; ``context`` is earlier conversation used for follow-ups."""
+    def answer(
+        self,
+        question: str,
+        *,
+        context: str = "",
+        k: int | None = None,
+        scope: Scope | None = None,
+    ) -> Answer:
+        """Answer ``question``; ``context`` is earlier conversation used for follow-ups;
+        ``scope`` limits the documents it may be answered from."""
+        answer = self._answer(question, context, k, scope)
+        answer.scope = scope
+        return answer
+
+    def _answer(self, question: str, context: str, k: int | None, scope: Scope | None) -> Answer:
         query = f"{context} {question}".strip() if context else question
-        hits, ranked = self.rank(question, context=context, k=k)
+        hits, ranked = self.rank(question, context=context, k=k, scope=scope)
         if self.reader is not None:
-            reading = self.reader.read(question, hits, context=context, cands=ranked)
+            reading = self.reader.read(
+                question, hits, context=context, cands=ranked, scoped=scope is not None
+            )
             if not reading.answered:
                 return Answer(REFUSAL_TEXT, True, [], question=query, passages=_passages(hits))
             chosen = reading.cited[: self.max_sentences]
@@ -142,11 +159,16 @@ class ExtractiveAnswerer:
         return chosen
 
     def rank(
-        self, question: str, *, context: str = "", k: int | None = None
+        self,
+        question: str,
+        *,
+        context: str = "",
+        k: int | None = None,
+        scope: Scope | None = None,
     ) -> tuple[list[Hit], list[Candidate]]:
         """Retrieved passages and their candidate sentences, best supported first."""
         query = f"{context} {question}".strip() if context else question
-        hits = self.retriever.search(query, k or self.k)
+        hits = self.retriever.search(query, k or self.k, scope=scope)
         cands = candidates(hits)
         if cands:
             self._score(question, context, cands)

@@ -18,7 +18,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Request, Security, UploadFile
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    File,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    Security,
+    UploadFile,
+)
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -32,7 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from assistant.answer import Answer
 from assistant.conversation import Message as Turn
 from assistant.errors import AssistantError, BadRequest, ConfigurationError, StoreUnavailable
-from assistant.service import Service
+from assistant.service import Service, public_source
 from assistant.settings import Settings
 from assistant.uploads import MAX_FILES_PER_UPLOAD, Upload, safe_filename
 from ingest.embedding import EmbeddingModelError
@@ -41,6 +52,7 @@ from ingest.store import DocRecord
 MODEL_ID = "cited-assistant"
 MAX_TEXT_CHARS = 20_000  # hard cap per message; the question limit is a setting
 MAX_MESSAGES = 100
+MAX_SCOPE = 500  # documents or tags named in one question
 JSON_BODY_LIMIT = 4 * 1024 * 1024
 PUBLIC_PATHS = frozenset({"/", "/health", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
 PUBLIC_PREFIXES = ("/static/",)
@@ -59,6 +71,9 @@ Answers questions about your documents; every sentence of an answer cites a verb
 * `POST /v1/chat/completions` speaks the OpenAI chat-completions protocol, streaming or not.
   The answer keeps its `[n]` markers inline; the cited passages are in the extra top-level
   field `citations` (and `refused`, `passages`), on the response or on the last stream chunk.
+* `documents` and `tags` (on `/api/ask` and `/api/chat`, and as extra body fields on
+  `/v1/chat/completions`) limit the answer to those documents; the answer's `scope` says which
+  it used. `GET /api/passage` shows a citation inside its paragraph.
 * When `ASSISTANT_API_KEY` is set, every route except `/`, `/health`, the page's static files
   and these docs needs the key: `Authorization: Bearer KEY` or `X-API-Key: KEY`.
 * Errors are JSON: `{"error": {"message", "type", "status"}}`.
@@ -72,7 +87,22 @@ class ChatMessage(BaseModel):
     content: str = Field(max_length=MAX_TEXT_CHARS, description="What was said.")
 
 
-class AskRequest(BaseModel):
+class ScopeFields(BaseModel):
+    """Limits a question to documents (named, or with any of the tags); empty = all."""
+
+    documents: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_SCOPE,
+        description="Answer only from these documents (ids from GET /api/documents).",
+    )
+    tags: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_SCOPE,
+        description="Answer only from documents with any of these tags.",
+    )
+
+
+class AskRequest(ScopeFields):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(
         min_length=1, max_length=MAX_TEXT_CHARS, description="The question to answer."
@@ -85,7 +115,7 @@ class AskRequest(BaseModel):
     k: int | None = Field(default=None, ge=1, le=50, description="Passages to retrieve.")
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(ScopeFields):
     model_config = ConfigDict(extra="forbid")
     messages: list[ChatMessage] = Field(
         min_length=1,
@@ -101,12 +131,18 @@ class CitationModel(BaseModel):
     n: int = Field(description="The number used by the `[n]` marker in the answer.")
     doc_id: str = Field(description="Document id (its file name or path under the root).")
     title: str
-    source: str = Field(description="Source URL, or the file the document was read from.")
+    source: str = Field(description="Source URL, or the document's file name.")
     location: str = Field(description="Heading path or page of the passage.")
     quote: str = Field(description="The verbatim source text.")
     start: int = Field(description="Offset of the quote in the normalised document text.")
     end: int
     score: float
+
+
+class ScopeModel(BaseModel):
+    documents: list[str]
+    tags: list[str]
+    matched: list[str] = Field(description="The ids of the documents the scope stood for.")
 
 
 class AnswerModel(BaseModel):
@@ -118,6 +154,9 @@ class AnswerModel(BaseModel):
         description="On a refusal: the closest passages, which do not answer the question."
     )
     question: str
+    scope: ScopeModel | None = Field(
+        default=None, description="The documents the answer was limited to, when it was."
+    )
 
 
 class DocumentModel(BaseModel):
@@ -127,6 +166,29 @@ class DocumentModel(BaseModel):
     date: str = Field(description="Date from the document's metadata, when it has one.")
     chunks: int
     ingested_at: str = Field(description="When it was last (re-)ingested, ISO 8601 UTC.")
+    tags: list[str] = Field(description="Its tags, for limiting questions to it.")
+
+
+class TagsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    add: list[str] = Field(default_factory=list, max_length=MAX_SCOPE)
+    remove: list[str] = Field(default_factory=list, max_length=MAX_SCOPE)
+    tags: list[str] | None = Field(
+        default=None, max_length=MAX_SCOPE, description="Replace all its tags with these."
+    )
+
+
+class PassageModel(BaseModel):
+    doc_id: str
+    title: str
+    source: str
+    location: str
+    date: str
+    text: str = Field(description="The paragraph(s) around the quote; begins at `start`.")
+    start: int
+    quote_start: int
+    quote_end: int
+    quote: str
 
 
 class DocumentList(BaseModel):
@@ -197,7 +259,8 @@ public = APIRouter()
 @api.post("/api/ask", response_model=AnswerModel, tags=["questions"])
 def ask(body: AskRequest, service: ServiceDep) -> Any:
     """Answer one question (with optional history) from the documents."""
-    return service.ask(body.question, _turns(body.history), k=body.k).as_dict()
+    scope = service.scope(body.documents, body.tags)
+    return public_answer(service.ask(body.question, _turns(body.history), k=body.k, scope=scope))
 
 
 @api.post(
@@ -211,16 +274,20 @@ def chat(body: ChatRequest, request: Request, service: ServiceDep) -> Any:
     *history, last = body.messages
     if last.role != "user":
         raise BadRequest("the last message must be the user's question (role 'user')")
-    answer = service.ask(last.content, _turns(history), k=body.k)
+    scope = service.scope(body.documents, body.tags)
+    answer = service.ask(last.content, _turns(history), k=body.k, scope=scope)
     if body.stream or "text/event-stream" in request.headers.get("accept", ""):
         return _event_stream(_chat_events(answer))
-    return answer.as_dict()
+    return public_answer(answer)
 
 
 @api.get("/api/documents", response_model=DocumentList, tags=["documents"])
-def list_documents(service: ServiceDep) -> Any:
-    """The ingested documents."""
-    return {"documents": [_document(record) for record in service.sources()]}
+def list_documents(
+    service: ServiceDep,
+    tag: Annotated[str | None, Query(description="Only documents with this tag.")] = None,
+) -> Any:
+    """The ingested documents, with their tags."""
+    return {"documents": [_document(record) for record in service.sources(tag)]}
 
 
 @api.post("/api/documents", response_model=IngestResult, tags=["documents"])
@@ -230,12 +297,35 @@ def upload_documents(
         File(description=f"Up to {MAX_FILES_PER_UPLOAD} files: txt, md, html, pdf or docx."),
     ],
     service: ServiceDep,
+    tags: Annotated[
+        list[str] | None,
+        Form(description="Tags for every uploaded file (repeat the field, or comma-separate)."),
+    ] = None,
 ) -> Any:
     """Add or update documents; a file with the name of an existing upload replaces it."""
     limit = service.settings.max_upload_bytes
+    wanted = [t for field in tags or [] for t in field.split(",") if t.strip()]
     uploads = [Upload(f.filename or "", f.file.read(limit + 1)) for f in files]
-    report = service.ingest_uploads(uploads)
+    report = service.ingest_uploads(uploads, tags=wanted)
     return {"documents": [safe_filename(u.filename) for u in uploads], **report.as_dict()}
+
+
+@api.get("/api/passage", response_model=PassageModel, tags=["documents"])
+def passage(
+    service: ServiceDep,
+    doc_id: Annotated[str, Query(min_length=1, description="The document's id.")],
+    start: Annotated[int, Query(ge=0, description="Offset of the quote's first character.")],
+    end: Annotated[int, Query(ge=1, description="Offset just after the quote.")],
+) -> Any:
+    """A citation in its context: the paragraph(s) of the document around the quote."""
+    return service.passage(doc_id, start, end).as_dict()
+
+
+@api.patch("/api/documents/{doc_id:path}", response_model=DocumentModel, tags=["documents"])
+def update_document(doc_id: str, body: TagsUpdate, service: ServiceDep) -> Any:
+    """Change a document's tags: `add` and `remove` some, or replace them all (`tags`)."""
+    record = service.set_tags(doc_id, add=body.add, remove=body.remove, replace=body.tags)
+    return _document(record)
 
 
 @api.delete("/api/documents/{doc_id:path}", response_model=Removed, tags=["documents"])
@@ -248,7 +338,9 @@ def delete_document(doc_id: str, service: ServiceDep) -> Any:
 def chat_completions(body: CompletionRequest, service: ServiceDep) -> Any:
     """OpenAI-compatible chat completion; citations in the extra field `citations`."""
     question, history = _openai_conversation(body.messages)
-    answer = service.ask(question, history)
+    extra = body.model_extra or {}
+    scope = service.scope(_names(extra, "documents"), _names(extra, "tags"))
+    answer = service.ask(question, history, scope=scope)
     reply = _Completion(body.model, answer)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -286,11 +378,35 @@ def _document(record: DocRecord) -> dict[str, Any]:
     return {
         "doc_id": record.doc_id,
         "title": record.title,
-        "source": record.source,
+        "source": public_source(record.source, record.doc_id),
         "date": record.date,
         "chunks": record.chunks,
         "ingested_at": when.replace("+00:00", "Z"),
+        "tags": record.tag_list,
     }
+
+
+def public_answer(answer: Answer) -> dict[str, Any]:
+    """The answer JSON for HTTP clients: sources are URLs or document names, never paths on
+    the server."""
+    data = answer.as_dict()
+    for citation in [*data["citations"], *data["passages"]]:
+        citation["source"] = public_source(citation["source"], citation["doc_id"])
+    return data
+
+
+def _names(extra: dict[str, Any], field: str) -> list[str]:
+    """A list-of-strings extra body field of the OpenAI route (``documents``, ``tags``)."""
+    value = extra.get(field) or []
+    if isinstance(value, str):
+        value = [value]
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_SCOPE
+        or not all(isinstance(v, str) and 0 < len(v) <= 500 for v in value)
+    ):
+        raise BadRequest(f"`{field}` must be a list of at most {MAX_SCOPE} non-empty strings")
+    return value
 
 
 _PIECE = re.compile(r".*?(?:\[\d+\]\s*|[.!?]\s+(?=[\"“‘(]?[A-Z0-9])|$)", re.DOTALL)
@@ -317,7 +433,7 @@ def _event_stream(events: Iterator[str], done_marker: bool = False) -> Streaming
 
 
 def _chat_events(answer: Answer) -> Iterator[str]:
-    data = answer.as_dict()
+    data = public_answer(answer)
     for piece in stream_pieces(answer.answer):
         yield _sse({"delta": piece}, "answer")
     extra = {key: data[key] for key in ("refused", "citations", "passages")}
@@ -359,7 +475,7 @@ class _Completion:
         self.created = int(time.time())
         self.model = model
         self.answer = answer
-        data = answer.as_dict()
+        data = public_answer(answer)
         self.extra = {key: data[key] for key in ("citations", "refused", "passages")}
 
     def _usage(self) -> dict[str, int]:
@@ -583,7 +699,7 @@ def create_app(service: Service) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
     return app

@@ -27,19 +27,47 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="add or update documents (files or folders)")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
+    p.add_argument(
+        "--tag", action="append", default=[], metavar="TAG", help="tag every document (repeat)"
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser("ask", help="answer one question with cited passages")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.add_argument(
+        "--format",
+        choices=("text", "markdown", "json"),
+        default=None,
+        help="text (default), markdown (ready to paste into a brief) or json",
+    )
+    p.add_argument(
+        "--open",
+        type=int,
+        default=None,
+        metavar="N",
+        help="also print citation N in its context (the surrounding paragraph)",
+    )
+    p.add_argument(
         "-k", type=int, default=None, help="passages to retrieve (default from settings)"
     )
+    _scope_arguments(p)
 
-    sub.add_parser("chat", help="interactive questions with follow-ups")
+    p = sub.add_parser("chat", help="interactive questions with follow-ups")
+    _scope_arguments(p)
+    p.add_argument("--save", type=Path, metavar="FILE", help="write the conversation to FILE")
+    p.add_argument(
+        "--resume", type=Path, metavar="FILE", help="continue a conversation saved with --save"
+    )
 
     p = sub.add_parser("sources", help="list ingested documents")
+    p.add_argument("--tag", default=None, metavar="TAG", help="only documents with this tag")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("tag", help="add (or with --remove, remove) tags of a document")
+    p.add_argument("doc_id")
+    p.add_argument("tags", nargs="+", metavar="TAG")
+    p.add_argument("--remove", action="store_true", help="remove these tags instead")
 
     p = sub.add_parser("remove", help="remove one document by id")
     p.add_argument("doc_id")
@@ -52,6 +80,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("questions", type=Path, metavar="QUESTIONS.jsonl")
     p.add_argument("--json", action="store_true")
     return parser
+
+
+def _scope_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--doc",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="answer only from this document (repeat; see `assistant sources`)",
+    )
+    p.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="answer only from documents with this tag (repeat)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -123,7 +168,9 @@ def _progress(enabled: bool) -> Any:
     )
 
 
-def _run_ingest(service: Any, paths: list[Path], prune: bool, show: bool) -> Any:
+def _run_ingest(
+    service: Any, paths: list[Path], prune: bool, show: bool, tags: Sequence[str] = ()
+) -> Any:
     with _progress(show) as bar:
         callback = None
         if bar is not None:
@@ -132,12 +179,12 @@ def _run_ingest(service: Any, paths: list[Path], prune: bool, show: bool) -> Any
             def callback(done: int, total: int, name: str) -> None:
                 bar.update(task, completed=done, total=total, description=name)
 
-        return service.ingest(paths, prune=prune, progress=callback)
+        return service.ingest(paths, prune=prune, progress=callback, tags=tags)
 
 
 def cmd_ingest(settings: Any, args: Any) -> int:
     service = _service(settings)
-    report = _run_ingest(service, args.paths, args.prune, show=not args.json)
+    report = _run_ingest(service, args.paths, args.prune, show=not args.json, tags=args.tag)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:
@@ -160,35 +207,60 @@ def _ensure_documents(service: Any, quiet: bool) -> None:
 
 
 def cmd_ask(settings: Any, args: Any) -> int:
+    fmt = args.format or ("json" if args.json else "text")
     service = _service(settings)
     service.check_question(args.question)  # before the sample ingest an empty store gets
-    _ensure_documents(service, quiet=args.json)
-    if not args.json and service.generator is not None:
-        _stream_answer(service, args.question, [], args.k)
+    _ensure_documents(service, quiet=fmt != "text")
+    scope = service.scope(args.doc, args.tag)
+    if fmt == "text" and service.generator is not None and args.open is None:
+        _stream_answer(service, args.question, [], args.k, scope)
         return 0
-    answer = service.ask(args.question, k=args.k)
-    if args.json:
-        print(json.dumps(answer.as_dict(), indent=2, ensure_ascii=False))
+    answer = service.ask(args.question, k=args.k, scope=scope)
+    opened = args.open is not None and not answer.refused
+    if opened and not 1 <= args.open <= len(answer.citations):
+        return _fail(
+            f"--open {args.open}: the answer has {len(answer.citations)} citation(s)",
+            EXIT_USAGE,
+        )
+    passage = None
+    if opened:
+        cited = answer.citations[args.open - 1]
+        passage = service.passage(cited.doc_id, cited.start, cited.end)
+    if fmt == "json":
+        data = answer.as_dict()
+        if passage is not None:
+            data["opened"] = {"n": args.open, **passage.as_dict()}
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    elif fmt == "markdown":
+        from assistant.render import answer_markdown, passage_markdown
+
+        print(answer_markdown(answer))
+        if passage is not None:
+            print(passage_markdown(args.open, passage))
     else:
-        from assistant.render import print_answer
+        from assistant.render import print_answer, print_passage
 
         print_answer(_console(), answer)
+        if passage is not None:
+            print_passage(_console(), args.open, passage)
     return 0
 
 
-def _stream_answer(service: Any, question: str, history: list[Any], k: int | None) -> str:
+def _stream_answer(
+    service: Any, question: str, history: list[Any], k: int | None, scope: Any = None
+) -> str:
     """Print a generated answer as it streams, then its sources; returns the answer text.
 
     The model's draft is verified before anything is shown, so only checked sentences stream."""
     from rich.markup import escape
 
     from assistant.answer import Answer, Citation
-    from assistant.render import print_answer
+    from assistant.render import print_answer, print_citations
 
     console = _console()
     waiting = console.status("writing the answer…") if console.is_terminal else nullcontext()
     with waiting:
-        events = list(service.ask_stream(question, history, k=k))
+        events = list(service.ask_stream(question, history, k=k, scope=scope))
     data = events[-1]["answer"]
     answer = Answer(
         data["answer"],
@@ -196,6 +268,7 @@ def _stream_answer(service: Any, question: str, history: list[Any], k: int | Non
         [Citation(**c) for c in data["citations"]],
         question=data["question"],
         passages=[Citation(**c) for c in data["passages"]],
+        scope=scope,
     )
     if answer.refused:
         print_answer(console, answer)
@@ -205,26 +278,33 @@ def _stream_answer(service: Any, question: str, history: list[Any], k: int | Non
             console.print(escape(event["text"]), end="", soft_wrap=True)
             console.file.flush()
     console.print("\n")
-    for c in answer.citations:
-        where = f"{c.title}" + (f" — {c.location}" if c.location else "")
-        console.print(f"[bold cyan][{c.n}][/] [bold]{escape(where)}[/]")
-        console.print(f"    [italic]“{escape(c.quote)}”[/]")
-        console.print(f"    [dim]{escape(c.source)} (chars {c.start}–{c.end})[/]")
+    print_citations(console, answer)
     return answer.answer
 
 
 def cmd_chat(settings: Any, args: Any) -> int:
-    from assistant.conversation import Message
+    from assistant.conversation import Message, load_conversation, save_conversation
     from assistant.render import print_answer
 
     service = _service(settings)
+    history: list[Message] = []
+    documents, tags = args.doc, args.tag
+    if args.resume is not None:
+        history, saved = load_conversation(args.resume)
+        if not documents and not tags:  # resumed in the scope it was saved in
+            documents, tags = saved["documents"], saved["tags"]
     _ensure_documents(service, quiet=False)
+    scope = service.scope(documents, tags)
+    saved_scope = {"documents": list(documents), "tags": list(tags)}
     console = _console()
     console.print(
         "Ask about your documents. Follow-up questions use the conversation so far. "
         "Empty line or Ctrl-D to quit."
     )
-    history: list[Message] = []
+    if history:
+        turns = sum(m.role == "user" for m in history)
+        console.print(f"[dim]Resumed {turns} question(s) from {escape_path(args.resume)}.[/]")
+    save_to = args.save or args.resume
     while True:
         try:
             question = input("\n> ").strip()
@@ -234,22 +314,31 @@ def cmd_chat(settings: Any, args: Any) -> int:
             break
         try:
             if service.generator is not None:
-                text = _stream_answer(service, question, history, None)
+                text = _stream_answer(service, question, history, None, scope)
             else:
-                answer = service.ask(question, history)
+                answer = service.ask(question, history, scope=scope)
                 print_answer(console, answer)
                 text = answer.answer
         except AssistantError as exc:
             console.print(f"[red]error:[/] {exc}")
             continue
         history += [Message("user", question), Message("assistant", text)]
+        if save_to is not None:
+            save_conversation(save_to, history, saved_scope)  # after every answer
     return 0
 
 
+def escape_path(path: Path) -> str:
+    from rich.markup import escape
+
+    return escape(str(path))
+
+
 def cmd_sources(settings: Any, args: Any) -> int:
-    records = _service(settings).sources()
+    records = _service(settings).sources(tag=args.tag)
     if args.json:
-        print(json.dumps([vars(r) for r in records], indent=2, ensure_ascii=False))
+        rows = [{**vars(r), "tags": r.tag_list} for r in records]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
         from assistant.render import print_sources
 
@@ -260,6 +349,16 @@ def cmd_sources(settings: Any, args: Any) -> int:
 def cmd_remove(settings: Any, args: Any) -> int:
     removed = _service(settings).remove(args.doc_id)
     print(f"removed {args.doc_id} ({removed} chunks)")
+    return 0
+
+
+def cmd_tag(settings: Any, args: Any) -> int:
+    service = _service(settings)
+    if args.remove:
+        record = service.set_tags(args.doc_id, remove=args.tags)
+    else:
+        record = service.set_tags(args.doc_id, add=args.tags)
+    print(f"{record.doc_id}: tags {', '.join(record.tag_list) or '(none)'}")
     return 0
 
 
@@ -289,6 +388,7 @@ _COMMANDS: dict[str, Callable[[Any, Any], int]] = {
     "chat": cmd_chat,
     "sources": cmd_sources,
     "remove": cmd_remove,
+    "tag": cmd_tag,
     "serve": cmd_serve,
     "eval": cmd_eval,
 }

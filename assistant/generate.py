@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.answer import REFUSAL_TEXT, Answer, ExtractiveAnswerer
 from assistant.conversation import Message, followup_context
 from assistant.reader import Candidate
-from assistant.retrieval import Hit
+from assistant.retrieval import Hit, Scope
 from assistant.text import tokens
 from assistant.verify import MARKER, Verification, Verifier
 from prompts import RenderedMessage, load_prompt
@@ -74,36 +74,50 @@ class GenerativeAnswerer:
         self.condense_prompt = load_prompt("condense_question")
 
     def answer(
-        self, question: str, *, history: Sequence[Message] = (), k: int | None = None
+        self,
+        question: str,
+        *,
+        history: Sequence[Message] = (),
+        k: int | None = None,
+        scope: Scope | None = None,
     ) -> Answer:
-        return self.generate(question, history=history, k=k).answer
+        answer = self.generate(question, history=history, k=k, scope=scope).answer
+        answer.scope = scope
+        return answer
 
     def generate(
-        self, question: str, *, history: Sequence[Message] = (), k: int | None = None
+        self,
+        question: str,
+        *,
+        history: Sequence[Message] = (),
+        k: int | None = None,
+        scope: Scope | None = None,
     ) -> Generation:
         try:
-            return self._generate(question, history, k)
+            return self._generate(question, history, k, scope)
         except self._unsafe as exc:
             # a build known to crash is never run: say how to fix it, answer extractively
             if not self._warned:
                 print(f"warning: {exc}", file=sys.stderr)
                 self._warned = True
             context = followup_context(question, list(history))
-            answer = self.extractive.answer(question, context=context, k=k)
+            answer = self.extractive.answer(question, context=context, k=k, scope=scope)
             query = f"{context} {question}".strip()
             return Generation(answer, query, fallback=True, warning=str(exc))
 
-    def _generate(self, question: str, history: Sequence[Message], k: int | None) -> Generation:
+    def _generate(
+        self, question: str, history: Sequence[Message], k: int | None, scope: Scope | None
+    ) -> Generation:
         asked, context = self.standalone_question(question, history)
-        extractive = self.extractive.answer(asked, context=context, k=k)
+        extractive = self.extractive.answer(asked, context=context, k=k, scope=scope)
         if extractive.refused and asked != question:
             # a rewrite that finds nothing is not trusted over the plain follow-up
             asked, context = question, followup_context(question, list(history))
-            extractive = self.extractive.answer(asked, context=context, k=k)
+            extractive = self.extractive.answer(asked, context=context, k=k, scope=scope)
         query = f"{context} {asked}".strip()
         if extractive.refused:  # the evidence is too weak for any answer
             return Generation(extractive, query, fallback=True)
-        hits, ranked = self.extractive.rank(asked, context=context, k=k)
+        hits, ranked = self.extractive.rank(asked, context=context, k=k, scope=scope)
         best: dict[int, float] = {}
         for cand in ranked:
             best.setdefault(id(cand.hit), cand.support)

@@ -49,6 +49,7 @@ class Snapshot:
     doc_freq: dict[str, int]
     sentences: list[SpanVectors | None]  # per chunk, the sentence vectors stored with it
     position: dict[str, int] = field(default_factory=dict)
+    _doc_rows: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.position:
@@ -63,6 +64,20 @@ class Snapshot:
         i = self.position.get(chunk_id)
         spans = None if i is None else self.sentences[i]
         return None if spans is None else spans.vector(start, end)
+
+    def in_docs(self, doc_ids: frozenset[str]) -> np.ndarray:
+        """A mask over the chunks: True for those of the given documents."""
+        if self._doc_rows is None:
+            rows: dict[str, list[int]] = {}
+            for i, chunk in enumerate(self.chunks):
+                rows.setdefault(chunk.doc_id, []).append(i)
+            self._doc_rows = {d: np.asarray(r, dtype=np.int64) for d, r in rows.items()}
+        mask = np.zeros(len(self.ids), dtype=bool)
+        for doc_id in doc_ids:
+            found = self._doc_rows.get(doc_id)
+            if found is not None:
+                mask[found] = True
+        return mask
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a (stemmed) term over chunks; unseen terms get the max."""

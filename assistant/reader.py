@@ -17,6 +17,8 @@
 5. A follow-up carries its earlier question as context, but its own words must be answered
    too: the shortlisted sentences are also read against the follow-up alone, and the answer
    stands only if one of them clears ``followup_floor`` as well.
+6. Within a scope (chosen documents or tags), the relative evidence can look good in documents
+   that do not cover the question; the best sentence read must clear ``scope_floor`` too.
 """
 
 from __future__ import annotations
@@ -326,6 +328,7 @@ class Reader:
         decision: Path = DEFAULT_DECISION,
         threshold: float | None = None,
         followup_floor: float = 0.08,
+        scope_floor: float = 0.2,
         shortlist: int | None = None,
     ):
         self.embedder = embedder
@@ -335,6 +338,7 @@ class Reader:
         self.decision = Decision.load(decision)
         self.threshold = self.decision.threshold if threshold is None else threshold
         self.followup_floor = followup_floor
+        self.scope_floor = scope_floor
         self.shortlist = self.decision.shortlist if shortlist is None else shortlist
 
     def warm_up(self) -> None:
@@ -348,9 +352,10 @@ class Reader:
         *,
         context: str = "",
         cands: list[Candidate] | None = None,
+        scoped: bool = False,
     ) -> Reading:
         """The decision on ``cands`` (default: the candidates of ``hits``), given best
-        supported first."""
+        supported first; ``scoped`` when retrieval was limited to chosen documents."""
         cands = candidates(hits) if cands is None else cands
         if not cands:
             return Reading([], 0.0, False, reasons=["no passages"])
@@ -392,6 +397,16 @@ class Reader:
         if floor is not None and top_support < floor:
             reading.answered = False
             reading.reasons.append(f"no sentence's support reaches {floor} ({top_support:.2f})")
+        if scoped and reading.answered:
+            # the decision's features are relative to the best of what was retrieved; within
+            # a scope that best can be a document that does not cover the question at all, so
+            # the best sentence must itself clear scope_floor (chosen by bench/scope.py)
+            best = self.calibration(max(c.logit for c in short))
+            if best < self.scope_floor:
+                reading.answered = False
+                reading.reasons.append(
+                    f"within the chosen documents the best sentence is supported with p={best:.2f}"
+                )
         if context and reading.answered:
             # the follow-up's own content must be answered, not only the carried question: by
             # one of the sentences read (followup_floor was set on the best of four sentences

@@ -22,6 +22,23 @@ POOL = 50
 MODES = ("hybrid", "dense", "bm25")
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The documents a question may be answered from: those named and those with any of the
+    tags (``doc_ids`` is what they resolved to when the question was asked)."""
+
+    doc_ids: frozenset[str]
+    documents: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {
+            "documents": list(self.documents),
+            "tags": list(self.tags),
+            "matched": sorted(self.doc_ids),
+        }
+
+
 @dataclass
 class Hit:
     chunk: StoredChunk
@@ -45,11 +62,16 @@ class Retriever:
         self.dense_weight = dense_weight
         self.pool = pool
 
-    def search(self, query: str, k: int = 6, mode: str = "hybrid") -> list[Hit]:
+    def search(
+        self, query: str, k: int = 6, mode: str = "hybrid", scope: Scope | None = None
+    ) -> list[Hit]:
         """Top ``k`` chunks for the query; ``mode`` is hybrid, dense or bm25.
 
         Candidates are the best ``pool`` (at least ``2 * k``) chunks of each method; every
-        candidate gets both scores before they are mixed."""
+        candidate gets both scores before they are mixed. With a ``scope``, both methods
+        search only its documents (Chroma filters inside its index; BM25 scores outside the
+        scope are zeroed before the best are taken), so a scoped question gets the scope's
+        best passages, not what is left of an unscoped top ``k``."""
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
         n = max(self.pool, 2 * k)
@@ -58,11 +80,14 @@ class Retriever:
         vector = None
         if mode != "bm25":
             vector = self.embedder.embed_query(query)
-            dense = dict(self.store.nearest_ids(vector, n))
+            in_scope = None if scope is None else scope.doc_ids
+            dense = dict(self.store.nearest_ids(vector, n, in_scope))
         keyword: dict[str, float] = {}
         best_keyword = 0.0
         if mode != "dense":
             ids, scores = self.keyword.scores(query, index)
+            if scope is not None and len(ids):
+                scores = np.where(index.in_docs(scope.doc_ids), scores, 0.0)
             if len(ids) and scores.max() > 0:
                 best_keyword = float(scores.max())
                 top = np.argpartition(-scores, min(n, len(ids)) - 1)[:n]

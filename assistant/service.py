@@ -5,8 +5,10 @@ The CLI and the HTTP API are thin shells over one ``Service``.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,11 +18,18 @@ from assistant.conversation import Message, followup_context
 from assistant.errors import BadRequest, ConfigurationError, NotFound, StoreUnavailable
 from assistant.keyword import KeywordIndex
 from assistant.reader import DEFAULT_WEIGHTS, Reader
-from assistant.retrieval import Hit, Retriever
+from assistant.retrieval import Hit, Retriever, Scope
 from assistant.settings import Settings
 from assistant.uploads import Upload, UploadDir
 from ingest.embedding import Embedder, EmbeddingModelError
-from ingest.store import ChromaStore, DocRecord, StoreError, StoreUnavailableError
+from ingest.store import (
+    ChromaStore,
+    DocRecord,
+    StoredChunk,
+    StoreError,
+    StoreUnavailableError,
+    join_tags,
+)
 from ingest.sync import IngestReport, ProgressFn, sync
 
 if TYPE_CHECKING:
@@ -28,6 +37,50 @@ if TYPE_CHECKING:
     from assistant.llm import ChatLLM
 
 T = TypeVar("T")
+
+
+@dataclass
+class Passage:
+    """A stretch of a document's normalised text (``text`` begins at offset ``start``) with
+    the quote ``[quote_start, quote_end)`` inside it."""
+
+    doc_id: str
+    title: str
+    source: str
+    location: str
+    date: str
+    text: str
+    start: int
+    quote_start: int
+    quote_end: int
+
+    @property
+    def quote(self) -> str:
+        return self.text[self.quote_start - self.start : self.quote_end - self.start]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "quote": self.quote}
+
+
+MAX_GAP = 8  # chunks leave out the blank lines between paragraphs they were split at
+
+
+def stitch(chunks: Sequence[StoredChunk]) -> tuple[str, int]:
+    """Chunks of one document (in text order) joined by their offsets into one stretch of its
+    text; returns the text and its offset. The few characters between two chunks (the
+    whitespace a split dropped) become newlines, so offsets hold; a longer gap ends it."""
+    text = ""
+    offset = end = chunks[0].start
+    for chunk in chunks:
+        if chunk.start > end + MAX_GAP:
+            break
+        if chunk.start > end:
+            text += "\n" * (chunk.start - end)
+            end = chunk.start
+        if chunk.end > end:
+            text += chunk.text[end - chunk.start :]
+            end = chunk.end
+    return text, offset
 
 
 def sample_corpus_dir() -> Path:
@@ -68,6 +121,7 @@ class Service:
             weights=settings.reader_weights or DEFAULT_WEIGHTS,
             threshold=settings.reader_threshold,
             followup_floor=settings.followup_floor,
+            scope_floor=settings.scope_floor,
             shortlist=settings.reader_shortlist,
         )
         self.answerer = ExtractiveAnswerer(
@@ -89,8 +143,15 @@ class Service:
 
     # -- documents ----------------------------------------------------------------------------
     def ingest(
-        self, paths: Sequence[Path], *, prune: bool = False, progress: ProgressFn | None = None
+        self,
+        paths: Sequence[Path],
+        *,
+        prune: bool = False,
+        progress: ProgressFn | None = None,
+        tags: Sequence[str] = (),
     ) -> IngestReport:
+        """Add or update documents; ``tags`` are added to every document found."""
+        tags = check_tags(tags)
         return _store_call(
             lambda: sync(
                 paths,
@@ -101,6 +162,7 @@ class Service:
                 chunk_overlap=self.settings.chunk_overlap,
                 progress=progress,
                 flush_at=self.settings.ingest_batch,
+                tags=tags,
             )
         )
 
@@ -110,9 +172,60 @@ class Service:
     def ingest_sample(self, progress: ProgressFn | None = None) -> IngestReport:
         return self.ingest([sample_corpus_dir()], progress=progress)
 
-    def sources(self) -> list[DocRecord]:
+    def sources(self, tag: str | None = None) -> list[DocRecord]:
+        """The documents, by id; with ``tag``, only those that carry it."""
+        records = list(_store_call(self.store.doc_records).values())
+        if tag is not None:
+            wanted = check_tags([tag])[0]
+            records = [r for r in records if wanted in r.tag_list]
+        return sorted(records, key=lambda r: r.doc_id)
+
+    def set_tags(
+        self,
+        doc_id: str,
+        *,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+        replace: Sequence[str] | None = None,
+    ) -> DocRecord:
+        """Add and remove tags of one document (removal wins), or ``replace`` them all;
+        returns its record."""
+        add, remove = check_tags(add), check_tags(remove)
+        new = None if replace is None else check_tags(replace)
+
+        def run() -> DocRecord:
+            record = self.store.doc_record(doc_id)
+            if record is None:
+                raise NotFound(f"no document with id {doc_id!r}; `assistant sources` lists them")
+            kept = record.tag_list if new is None else new
+            record.tags = join_tags([t for t in [*kept, *add] if t not in remove])
+            self.store.put_doc_record(record)
+            return record
+
+        return _store_call(run)
+
+    def scope(self, documents: Sequence[str] = (), tags: Sequence[str] = ()) -> Scope | None:
+        """The documents a question is limited to: those named and those with any of the
+        tags; None when neither is given. BadRequest when a named document does not exist
+        or the scope matches no document."""
+        if not documents and not tags:
+            return None
+        documents, tags = list(dict.fromkeys(documents)), check_tags(tags)
         records = _store_call(self.store.doc_records)
-        return sorted(records.values(), key=lambda r: r.doc_id)
+        unknown = [d for d in documents if d not in records]
+        if unknown:
+            raise BadRequest(
+                f"no document with id {', '.join(map(repr, unknown))}; "
+                "GET /api/documents or `assistant sources` lists them"
+            )
+        wanted = set(tags)
+        matched = set(documents) | {d for d, r in records.items() if wanted & set(r.tag_list)}
+        if not matched:
+            raise BadRequest(
+                f"no document has the tag {', '.join(map(repr, tags))}; "
+                "`assistant sources` shows the tags, `assistant tag DOC TAG` adds one"
+            )
+        return Scope(frozenset(matched), tuple(documents), tuple(tags))
 
     def remove(self, doc_id: str) -> int:
         def run() -> int:
@@ -124,22 +237,69 @@ class Service:
 
         return _store_call(run)
 
+    def passage(self, doc_id: str, start: int, end: int, reach: int = 1500) -> Passage:
+        """The document's text around ``[start, end)``: the paragraph(s) holding it, at most
+        ``reach`` characters either side, read from the stored chunks."""
+        if start < 0 or end <= start:
+            raise BadRequest(f"bad range {start}-{end}: give 0 <= start < end")
+
+        def run() -> Passage:
+            record = self.store.doc_record(doc_id)
+            if record is None:
+                raise NotFound(f"no document with id {doc_id!r}; `assistant sources` lists them")
+            chunks = self.store.chunks_between(doc_id, max(0, start - reach), end + reach)
+            if not chunks:
+                raise NotFound(f"document {doc_id!r} has no text at {start}-{end}")
+            # the run of (nearly) contiguous chunks that holds the quote
+            runs: list[list[StoredChunk]] = []
+            for chunk in chunks:
+                if runs and chunk.start <= max(c.end for c in runs[-1]) + MAX_GAP:
+                    runs[-1].append(chunk)
+                else:
+                    runs.append([chunk])
+            held = next((r for r in runs if r[0].start <= start < max(c.end for c in r)), chunks)
+            text, offset = stitch(held)
+            if not (offset <= start and end <= offset + len(text)):
+                raise NotFound(f"document {doc_id!r} has no text at {start}-{end}")
+            lo, hi = start - offset, end - offset
+            para_start = text.rfind("\n\n", 0, lo)
+            para_start = max(0, lo - reach) if para_start < 0 else para_start + 2
+            para_end = text.find("\n\n", hi)
+            para_end = min(len(text), hi + reach) if para_end < 0 else para_end
+            para_start = max(para_start, lo - reach)
+            para_end = min(para_end, hi + reach)
+            location = next((c.location for c in chunks if c.start <= start < c.end), "")
+            return Passage(
+                doc_id=doc_id,
+                title=record.title,
+                source=public_source(record.source, doc_id),
+                location=location,
+                date=record.date,
+                text=text[para_start:para_end],
+                start=offset + para_start,
+                quote_start=start,
+                quote_end=end,
+            )
+
+        return _store_call(run)
+
     # -- uploads (HTTP) -----------------------------------------------------------------------
     @property
     def uploads(self) -> UploadDir:
         """Uploaded files live under the data dir; the document id is the safe file name."""
         return UploadDir(self.settings.data_dir / "uploads")
 
-    def ingest_uploads(self, files: Sequence[Upload]) -> IngestReport:
+    def ingest_uploads(self, files: Sequence[Upload], tags: Sequence[str] = ()) -> IngestReport:
         """Store uploaded files and ingest them; a file with an existing name updates it.
 
         Every file is checked before any is written, and a file the ingest rejects is rolled
         back (to its earlier version, if any). Raises BadRequest when nothing could be ingested.
         """
+        tags = check_tags(tags)  # before anything is staged
         uploads = self.uploads
         staged = uploads.stage(files, self.settings.max_upload_bytes)
         try:
-            report = self.ingest([item.path for item in staged])
+            report = self.ingest([item.path for item in staged], tags=tags)
         except BaseException:
             uploads.rollback(staged)
             raise
@@ -173,16 +333,31 @@ class Service:
             )
         return question
 
-    def ask(self, question: str, history: Sequence[Message] = (), k: int | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Message] = (),
+        k: int | None = None,
+        scope: Scope | None = None,
+    ) -> Answer:
+        """Answer from the documents (only those of ``scope``, when given: see ``scope()``)."""
         question = self.check_question(question)
         generator = self.generator
         if generator is not None:
-            return _store_call(lambda: generator.answer(question, history=history, k=k))
+            return _store_call(
+                lambda: generator.answer(question, history=history, k=k, scope=scope)
+            )
         context = followup_context(question, list(history))
-        return _store_call(lambda: self.answerer.answer(question, context=context, k=k))
+        return _store_call(
+            lambda: self.answerer.answer(question, context=context, k=k, scope=scope)
+        )
 
     def ask_stream(
-        self, question: str, history: Sequence[Message] = (), k: int | None = None
+        self,
+        question: str,
+        history: Sequence[Message] = (),
+        k: int | None = None,
+        scope: Scope | None = None,
     ) -> Iterator[dict[str, Any]]:
         """``ask`` as events: ``{"type": "token", "text"}`` per sentence, then
         ``{"type": "citations", "citations", "passages"}``, then ``{"type": "done", "refused",
@@ -190,13 +365,19 @@ class Service:
         raise here, before any event, and no unverified text is ever streamed."""
         from assistant.generate import answer_events
 
-        return answer_events(self.ask(question, history, k))
+        return answer_events(self.ask(question, history, k, scope))
 
-    def retrieve(self, question: str, history: Sequence[Message] = (), k: int = 10) -> list[Hit]:
+    def retrieve(
+        self,
+        question: str,
+        history: Sequence[Message] = (),
+        k: int = 10,
+        scope: Scope | None = None,
+    ) -> list[Hit]:
         """The passages retrieval finds for a question (with follow-up context), best first."""
         context = followup_context(question, list(history))
         query = f"{context} {question}".strip()
-        return _store_call(lambda: self.retriever.search(query, k))
+        return _store_call(lambda: self.retriever.search(query, k, scope=scope))
 
     def health(self) -> dict[str, object]:
         # /health is public: a server URL, but not where on disk an embedded store lives
@@ -219,6 +400,32 @@ class Service:
                 "model": self.generator.llm.name if self.generator else None,
             },
         }
+
+
+def public_source(source: str, doc_id: str) -> str:
+    """What a user may see of where a document came from: its URL, else its name (never a
+    path on the server)."""
+    if re.match(r"https?://", source):
+        return source
+    return Path(doc_id).name
+
+
+_TAG = re.compile(r"[\w][\w.:/-]{0,63}")
+
+
+def check_tags(tags: Sequence[str]) -> list[str]:
+    """Tags as stored: stripped, lower-case, de-duplicated; BadRequest for an invalid one."""
+    result: list[str] = []
+    for raw in tags:
+        tag = raw.strip().lower()
+        if not _TAG.fullmatch(tag):
+            raise BadRequest(
+                f"invalid tag {raw!r}: a tag is 1-64 letters, digits or - _ . : / "
+                "and starts with a letter or digit"
+            )
+        if tag not in result:
+            result.append(tag)
+    return result
 
 
 def _store_call(fn: Callable[[], T]) -> T:

@@ -99,6 +99,14 @@ class Settings(BaseSettings):
         description="Least probability that the answer also answers a follow-up read on its "
         "own, without the earlier question it carries.",
     )
+    scope_floor: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description="Within chosen documents or tags, least probability (the reader's "
+        "calibrated logit) that the best sentence read answers; below it the assistant "
+        "refuses (bench/scope.py measures it).",
+    )
     reader_shortlist: int | None = Field(
         default=None,
         ge=1,

@@ -11,7 +11,9 @@ Measures, in one run:
    that peak RSS is its own.
 2. re-ingest with nothing changed, with one file changed, and with --prune (largest scale);
 3. warm query latency p50/p95: the floor (one query encode + one Chroma query), the product's
-   hybrid retrieval, the whole extractive answer, and LangChain's ``retriever.invoke`` (k=4);
+   hybrid retrieval, the whole extractive answer, both again limited to a scope of a third of
+   the documents (``--latency-only`` measures just these on the sample corpus), and
+   LangChain's ``retriever.invoke`` (k=4);
    HTTP ``/api/ask`` p50/p95 and requests/s at concurrency 1, 4 and 16;
 4. cold start: ``assistant ask`` wall time from process start; ``assistant serve`` time to
    healthy, and its RSS with the largest corpus loaded;
@@ -258,10 +260,15 @@ def query_latency(data: Path, lc_dir: Path | None, queries: list[str]) -> dict[s
         vector = embedder.embed([q])[0]
         return store.chunks.query(query_embeddings=[vector], n_results=4)
 
+    # a scope of about a third of the documents (every third id), as a tag would give
+    ids = [r.doc_id for r in service.sources()]
+    scope = service.scope(documents=ids[::3])
     fns: dict[str, Any] = {
         "floor": floor,
         "retrieval": fresh(lambda q: service.retriever.search(q, 6)),
+        "retrieval_scoped": fresh(lambda q: service.retriever.search(q, 6, scope=scope)),
         "answer": fresh(service.ask),
+        "answer_scoped": fresh(lambda q: service.ask(q, scope=scope)),
     }
     if lc_dir is not None:
         from langchain_chroma import Chroma
@@ -280,6 +287,11 @@ def query_latency(data: Path, lc_dir: Path | None, queries: list[str]) -> dict[s
     samples = interleaved(fns, queries)
     result: dict[str, Any] = {name: percentiles(times) for name, times in samples.items()}
     result["queries"] = len(queries)
+    result["scoped_documents"] = f"{len(ids[::3])} of {len(ids)}"
+    result["scoped_vs_unscoped"] = {
+        "retrieval": round(result["retrieval_scoped"]["p50_ms"] / result["retrieval"]["p50_ms"], 2),
+        "answer": round(result["answer_scoped"]["p50_ms"] / result["answer"]["p50_ms"], 2),
+    }
     if lc_dir is not None:
         lc = result["langchain_retriever"]["p50_ms"]
         result["ratios"] = {
@@ -388,6 +400,11 @@ def main() -> int:
     )
     parser.add_argument("--http-requests", type=int, default=48)
     parser.add_argument(
+        "--latency-only",
+        action="store_true",
+        help="only query latency (scoped and unscoped) on the sample corpus, product alone",
+    )
+    parser.add_argument(
         "--child", nargs=3, metavar=("MODE", "CORPUS", "DATA"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -398,6 +415,18 @@ def main() -> int:
     scales = [int(s) for s in args.scales.split(",")]
     work = Path(tempfile.mkdtemp(prefix="speed-"))
     qs = questions()[: args.queries or None]
+    if args.latency_only:
+        from assistant.service import Service
+        from assistant.settings import Settings
+
+        data = work / "product"
+        Service(Settings(_env_file=None, data_dir=data)).ingest([SAMPLE])  # type: ignore[call-arg]
+        try:
+            latency = query_latency(data, None, qs)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print(json.dumps(latency, indent=2))
+        return 0
     result: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count()},
         "ingest": {},

@@ -45,6 +45,11 @@ class DocRecord:
     mtime_ns: int
     ingested_at: float
     chunking: str = ""  # chunk size/overlap the chunks were cut with; a change re-chunks
+    tags: str = ""  # the document's tags, comma-separated (Chroma metadata holds no lists)
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [t for t in self.tags.split(",") if t]
 
     @classmethod
     def from_metadata(cls, doc_id: str, meta: dict[str, Any]) -> DocRecord:
@@ -60,6 +65,7 @@ class DocRecord:
             mtime_ns=int(meta.get("mtime_ns", -1)),
             ingested_at=float(meta.get("ingested_at", 0.0)),
             chunking=str(meta.get("chunking", "")),
+            tags=str(meta.get("tags", "")),
         )
 
 
@@ -90,6 +96,11 @@ def _chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> StoredChunk:
         title=str(meta.get("title", "")),
         source=str(meta.get("source", "")),
     )
+
+
+def join_tags(*groups: Sequence[str]) -> str:
+    """Tags as a record stores them: the union of the groups, sorted, comma-separated."""
+    return ",".join(sorted({t for group in groups for t in group if t}))
 
 
 def _unavailable(exc: Exception, where: str) -> StoreUnavailableError:
@@ -409,6 +420,20 @@ class ChromaStore:
         }
         return [found[i] for i in ids if i in found]
 
+    def chunks_between(self, doc_id: str, start: int, end: int) -> list[StoredChunk]:
+        """The document's chunks that overlap ``[start, end)`` of its text, in text order."""
+        where = {"$and": [{"doc_id": doc_id}, {"start": {"$lt": end}}, {"end": {"$gt": start}}]}
+        result = self._call(
+            lambda: self.chunks.get(where=where, include=["documents", "metadatas"])
+        )
+        found = [
+            _chunk_from(cid, text or "", meta or {})
+            for cid, text, meta in zip(
+                result["ids"], result["documents"], result["metadatas"], strict=True
+            )
+        ]
+        return sorted(found, key=lambda c: (c.start, c.ordinal))
+
     def get_embeddings(self, ids: Sequence[str]) -> np.ndarray:
         """Stored vectors for the given chunk ids, in that order (missing ids are skipped)."""
         if not ids:
@@ -417,12 +442,21 @@ class ChromaStore:
         found = dict(zip(result["ids"], result["embeddings"], strict=True))
         return np.asarray([found[i] for i in ids if i in found], dtype=np.float32)
 
-    def nearest_ids(self, embedding: np.ndarray, n: int) -> list[tuple[str, float]]:
+    def nearest_ids(
+        self, embedding: np.ndarray, n: int, doc_ids: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
         """Ids of the nearest chunks with their cosine similarity, best first; no texts are
-        read, for callers that hold the chunks already."""
+        read, for callers that hold the chunks already. ``doc_ids`` limits the search to
+        those documents' chunks (filtered inside Chroma's index, not after it)."""
+        where: dict[str, Any] | None = None
+        if doc_ids is not None:
+            if not doc_ids:
+                return []
+            ids = sorted(doc_ids)
+            where = {"doc_id": ids[0]} if len(ids) == 1 else {"doc_id": {"$in": ids}}
         result = self._call(
             lambda: self.chunks.query(
-                query_embeddings=[embedding], n_results=n, include=["distances"]
+                query_embeddings=[embedding], n_results=n, where=where, include=["distances"]
             )
         )
         return [

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -25,7 +25,7 @@ from ingest.loaders import LoadError, load_document
 from ingest.sentences import sentence_spans
 from ingest.span_vectors import FORMAT as SPAN_FORMAT
 from ingest.span_vectors import SpanVectors, pack
-from ingest.store import ChromaStore, DocRecord
+from ingest.store import ChromaStore, DocRecord, join_tags
 
 
 @dataclass
@@ -308,8 +308,12 @@ def sync(
     chunk_overlap: int = 150,
     progress: ProgressFn | None = None,
     flush_at: int = 1024,
+    tags: Sequence[str] = (),
 ) -> IngestReport:
-    """Bring the store in line with the given files and folders; see the module docstring."""
+    """Bring the store in line with the given files and folders; see the module docstring.
+
+    ``tags`` are added to every document found (changed or not); a document keeps the tags
+    it had, whatever its new content."""
     started = time.perf_counter()
     paths = [Path(p) for p in paths]  # iterated twice (discover, prune): no one-shot iterators
     report = IngestReport()
@@ -334,12 +338,16 @@ def sync(
                 )
                 continue
             same_chunking = record is not None and record.chunking == chunking
+            kept_tags = join_tags(record.tag_list if record else (), tags)
             if (
                 record
                 and same_chunking
                 and record.size == stat.st_size
                 and record.mtime_ns == stat.st_mtime_ns
             ):
+                if kept_tags != record.tags:
+                    record.tags = kept_tags
+                    store.put_doc_record(record)
                 report.unchanged += 1
                 continue
             try:
@@ -367,6 +375,7 @@ def sync(
                 mtime_ns=stat.st_mtime_ns,
                 ingested_at=time.time(),
                 chunking=chunking,
+                tags=kept_tags,
             )
             if record and same_chunking and record.doc_hash == new_record.doc_hash:
                 new_record.chunks = record.chunks

@@ -183,3 +183,37 @@ def test_ask_json_on_an_empty_store_ingests_the_sample_first(tmp_path: Path) -> 
         assert texts[doc_id][citation["start"] : citation["end"]] == citation["quote"]
     sources = cli("sources", "--json", data_dir=tmp_path / "data", cwd=tmp_path)
     assert [s["doc_id"] for s in json.loads(sources.stdout)] == SAMPLE_IDS
+
+
+SANCTIONS = "What sanctions did the United States announce for conflict-related sexual violence?"
+SANCTIONS_DOC = "wh-factsheet-crsv-sanctions-2023.md"
+
+
+def test_ask_within_a_document_shows_the_passage_opened(tmp_path: Path, sample_copy: Path) -> None:
+    result = cli(
+        "ask", SANCTIONS, "--doc", SANCTIONS_DOC, "--format", "json", "--open", "1",
+        data_dir=sample_copy, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["refused"] is False
+    assert {c["doc_id"] for c in answer["citations"]} == {SANCTIONS_DOC}
+    assert answer["scope"]["matched"] == [SANCTIONS_DOC]
+    opened, first = answer["opened"], answer["citations"][0]
+    assert opened["quote"] == first["quote"] and first["quote"] in opened["text"]
+
+
+def test_tags_scope_and_markdown_answers(tmp_path: Path, sample_copy: Path) -> None:
+    tagged = cli("tag", SANCTIONS_DOC, "Sanctions", data_dir=sample_copy, cwd=tmp_path)
+    assert tagged.returncode == 0, tagged.stderr
+    listed = json.loads(cli("sources", "--tag", "sanctions", "--json", data_dir=sample_copy,
+                            cwd=tmp_path).stdout)  # fmt: skip
+    assert [s["doc_id"] for s in listed] == [SANCTIONS_DOC] and listed[0]["tags"] == ["sanctions"]
+    result = cli(
+        "ask", SANCTIONS, "--tag", "sanctions", "--format", "markdown",
+        data_dir=sample_copy, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "\n> " in result.stdout and "> — https://" in result.stdout  # quote and its source
+    missing = cli("ask", SANCTIONS, "--tag", "no-such-tag", data_dir=sample_copy, cwd=tmp_path)
+    assert "no document has the tag 'no-such-tag'" in one_line_error(missing)
