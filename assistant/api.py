@@ -45,7 +45,7 @@ from assistant.conversation import Message as Turn
 from assistant.errors import AssistantError, BadRequest, ConfigurationError, StoreUnavailable
 from assistant.service import Service, public_source
 from assistant.settings import Settings
-from assistant.uploads import MAX_FILES_PER_UPLOAD, Upload, safe_filename
+from assistant.uploads import MAX_FILES_PER_UPLOAD, Upload
 from ingest.embedding import EmbeddingModelError
 from ingest.store import DocRecord
 
@@ -198,6 +198,10 @@ class DocumentList(BaseModel):
 class IngestResult(BaseModel):
     model_config = ConfigDict(extra="allow")
     documents: list[str] = Field(description="Ids of the uploaded documents.")
+    files: list[dict[str, str]] = Field(
+        description="Per file: its `name`, the `doc_id` it is stored under, and `status` "
+        "(added, updated: a re-upload of that name replaces it, or unchanged)."
+    )
     added: int
     updated: int
     unchanged: int
@@ -307,7 +311,10 @@ def upload_documents(
     wanted = [t for field in tags or [] for t in field.split(",") if t.strip()]
     uploads = [Upload(f.filename or "", f.file.read(limit + 1)) for f in files]
     report = service.ingest_uploads(uploads, tags=wanted)
-    return {"documents": [safe_filename(u.filename) for u in uploads], **report.as_dict()}
+    stored = [
+        {"name": d["path"], "doc_id": d["doc_id"], "status": d["status"]} for d in report.documents
+    ]
+    return {**report.as_dict(), "documents": [f["doc_id"] for f in stored], "files": stored}
 
 
 @api.get("/api/passage", response_model=PassageModel, tags=["documents"])

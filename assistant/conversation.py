@@ -84,9 +84,10 @@ def load_conversation(path: Path) -> tuple[list[Message], dict[str, list[str]]]:
         ):
             raise BadRequest(f"{path}: every message needs a role (user/assistant) and content")
         history.append(Message(item["role"], item["content"]))
-    raw_scope = data.get("scope") or {}
+    raw_scope = data.get("scope")
+    raw_scope = raw_scope if isinstance(raw_scope, dict) else {}
     scope = {
-        key: [str(v) for v in raw_scope.get(key, []) if isinstance(v, str)]
+        key: [v for v in raw_scope.get(key) or [] if isinstance(v, str)]
         for key in ("documents", "tags")
     }
     return history, scope

@@ -304,19 +304,23 @@ class Service:
             uploads.rollback(staged)
             raise
         by_path = {str(item.path.resolve()): item.name for item in staged}
+        for outcome in report.documents:  # clients see the name they uploaded, not our path
+            outcome["path"] = by_path.get(outcome["path"], Path(outcome["path"]).name)
         failed = {by_path.get(f["path"], f["path"]) for f in report.failed}
         uploads.commit(staged, failed)
+        for problem in report.failed:
+            problem["path"] = by_path.get(problem["path"], Path(problem["path"]).name)
         if failed and len(failed) == len(staged):
-            reasons = "; ".join(
-                f"{by_path.get(f['path'], f['path'])}: {f['error']}" for f in report.failed
-            )
+            reasons = "; ".join(f"{f['path']}: {f['error']}" for f in report.failed)
             raise BadRequest(f"nothing was ingested ({reasons})")
         return report
 
     def delete_document(self, doc_id: str) -> int:
         """``remove`` plus this process's uploaded copy, so a deleted upload cannot come back."""
+        record = _store_call(lambda: self.store.doc_record(doc_id))
         removed = self.remove(doc_id)
-        self.uploads.discard(doc_id)
+        if record is not None and record.path:
+            self.uploads.discard(record.path)  # by the file it was read from, not by its id
         return removed
 
     # -- questions ----------------------------------------------------------------------------

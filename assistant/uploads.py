@@ -151,19 +151,15 @@ class UploadDir:
             else:
                 item.path.unlink(missing_ok=True)
 
-    def discard(self, doc_id: str) -> bool:
-        """Delete the uploaded copy of a document, if this process holds one."""
-        if safe_filename_or_none(doc_id) != doc_id:
+    def discard(self, path: Path | str) -> bool:
+        """Delete an uploaded copy (the file a document was read from), if it is one of this
+        folder's; any other path is left alone."""
+        target = Path(path)
+        try:
+            inside = target.resolve().parent == self.root.resolve()
+        except OSError:
             return False
-        path = self.root / doc_id
-        if path.is_file():
-            path.unlink()
+        if inside and target.is_file():
+            target.unlink()
             return True
         return False
-
-
-def safe_filename_or_none(raw: str) -> str | None:
-    try:
-        return safe_filename(raw)
-    except BadRequest:
-        return None

@@ -36,6 +36,7 @@ class IngestReport:
     removed: int = 0
     chunks: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
+    documents: list[dict[str, str]] = field(default_factory=list)  # doc_id, path, status
     embedded: int = 0
     model_loaded: bool = False
     seconds: float = 0.0
@@ -48,6 +49,7 @@ class IngestReport:
             "removed": self.removed,
             "chunks": self.chunks,
             "failed": self.failed,
+            "documents": self.documents,
             "embedded": self.embedded,
             "model_loaded": self.model_loaded,
             "seconds": round(self.seconds, 3),
@@ -83,7 +85,6 @@ def discover(paths: Iterable[Path]) -> tuple[list[SourceFile], list[dict[str, st
             )
         else:
             problems.append({"path": display_path(path), "error": "no such file or directory"})
-    seen: set[str] = set()
     seen_files: set[Path] = set()
     unique = []
     # a file and a symbolic link to it are one document, named after the file, not the link
@@ -101,18 +102,53 @@ def discover(paths: Iterable[Path]) -> tuple[list[SourceFile], list[dict[str, st
         if real in seen_files:  # named twice, e.g. a folder and a file in it: one document
             continue
         seen_files.add(real)
-        if source.doc_id in seen:
-            problems.append(
-                {
-                    "path": str(source.path),
-                    "error": f"duplicate document id {source.doc_id!r}; "
-                    "ingest the files from one root or rename one",
-                }
-            )
-            continue
-        seen.add(source.doc_id)
         unique.append(source)
     return unique, problems
+
+
+def assign_ids(sources: list[SourceFile], records: dict[str, DocRecord]) -> list[SourceFile]:
+    """One document per file: each file keeps the id it was stored under (found by its path);
+    a new file takes its name (its path from the folder ingested) unless another file that
+    still exists holds that id, and then gets the shortest id made distinct by its parent
+    folders ("2024/policy.md"). A stored document whose file is gone hands its id on to a
+    file of the same name (a moved corpus, a new install of the sample), which is then
+    compared by content as usual."""
+    by_path = {r.path: doc_id for doc_id, r in records.items() if r.path}
+    used: set[str] = set()
+    assigned = list(sources)
+    # files already in the store first, so that a new one never takes their id
+    for i in sorted(range(len(sources)), key=lambda i: str(sources[i].path) not in by_path):
+        source = sources[i]
+        own = by_path.get(str(source.path))
+        if own is not None and own not in used:
+            doc_id = own
+        else:
+            doc_id = source.doc_id
+            if doc_id in used or _held_by_another(records.get(doc_id), source.path):
+                doc_id = _distinct_id(source, records, used)
+        used.add(doc_id)
+        assigned[i] = SourceFile(source.path, doc_id, source.root)
+    return assigned
+
+
+def _outcome(source: SourceFile, status: str) -> dict[str, str]:
+    return {"doc_id": source.doc_id, "path": str(source.path), "status": status}
+
+
+def _held_by_another(record: DocRecord | None, path: Path) -> bool:
+    return record is not None and record.path != str(path) and Path(record.path).exists()
+
+
+def _distinct_id(source: SourceFile, records: dict[str, DocRecord], used: set[str]) -> str:
+    parents = source.path.parent.parts[1:]  # without the filesystem root
+    for depth in range(1, len(parents) + 1):
+        candidate = "/".join([*parents[-depth:], source.doc_id])
+        if candidate not in used and not _held_by_another(records.get(candidate), source.path):
+            return candidate
+    n = 2
+    while f"{source.doc_id}~{n}" in used or f"{source.doc_id}~{n}" in records:
+        n += 1
+    return f"{source.doc_id}~{n}"
 
 
 def display_path(path: Path | str) -> str:
@@ -321,6 +357,7 @@ def sync(
     report.failed.extend(problems)
     store.check_model(embedder.name)
     records = store.doc_records()
+    sources = assign_ids(sources, records)
     # a change of any of these re-embeds a document even when its file is unchanged
     chunking = f"{chunk_size}/{chunk_overlap}/{SPAN_FORMAT}"
     writer = _Writer(store, embedder, report, flush_at)
@@ -342,6 +379,7 @@ def sync(
             if (
                 record
                 and same_chunking
+                and record.path == str(source.path)  # a file that took over a gone file's id
                 and record.size == stat.st_size
                 and record.mtime_ns == stat.st_mtime_ns
             ):
@@ -349,6 +387,7 @@ def sync(
                     record.tags = kept_tags
                     store.put_doc_record(record)
                 report.unchanged += 1
+                report.documents.append(_outcome(source, "unchanged"))
                 continue
             try:
                 document = load_document(source.path, source.doc_id)
@@ -382,10 +421,12 @@ def sync(
                 new_record.ingested_at = record.ingested_at
                 store.put_doc_record(new_record)  # touched but same text: remember the new mtime
                 report.unchanged += 1
+                report.documents.append(_outcome(source, "unchanged"))
                 continue
             chunks = chunk_document(document, chunk_size, chunk_overlap)
             new_record.chunks = len(chunks)
             writer.add(new_record, document, chunks, is_new=record is None)
+            report.documents.append(_outcome(source, "added" if record is None else "updated"))
             changed = True
         writer.flush()
         writer.wait()

@@ -20,7 +20,11 @@ SAMPLE_IDS = sorted(p.name for p in sample_corpus_dir().iterdir())
 
 
 def cli(
-    *args: str, data_dir: Path, cwd: Path, env: dict[str, str] | None = None
+    *args: str,
+    data_dir: Path,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m assistant.cli`` with only the ASSISTANT_* variables given here."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
@@ -32,6 +36,7 @@ def cli(
         env=environ,
         capture_output=True,
         text=True,
+        input=stdin,
         timeout=240,
     )
 
@@ -217,3 +222,27 @@ def test_tags_scope_and_markdown_answers(tmp_path: Path, sample_copy: Path) -> N
     assert "\n> " in result.stdout and "> — https://" in result.stdout  # quote and its source
     missing = cli("ask", SANCTIONS, "--tag", "no-such-tag", data_dir=sample_copy, cwd=tmp_path)
     assert "no document has the tag 'no-such-tag'" in one_line_error(missing)
+
+
+def test_chat_saves_and_resumes_a_conversation(tmp_path: Path, sample_copy: Path) -> None:
+    act = "wps-act-22usc-2152j.md"
+    talk = tmp_path / "talk.json"
+    first = cli(
+        "chat", "--doc", act, "--save", str(talk), data_dir=sample_copy, cwd=tmp_path,
+        stdin="Who must make sure Department of Defense personnel get WPS training?\n",
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    saved = json.loads(talk.read_text(encoding="utf-8"))
+    assert [m["role"] for m in saved["messages"]] == ["user", "assistant"]
+    assert saved["scope"] == {"documents": [act], "tags": []}
+    # resumed in its scope; the follow-up is read with the saved question
+    second = cli(
+        "chat", "--resume", str(talk), data_dir=sample_copy, cwd=tmp_path,
+        stdin="Which bodies of law must that training cover?\n",
+    )  # fmt: skip
+    assert second.returncode == 0, second.stderr
+    assert "Resumed 1 question" in second.stdout and "humanitarian law" in second.stdout
+    assert len(json.loads(talk.read_text(encoding="utf-8"))["messages"]) == 4
+    talk.write_text("[1, 2]")
+    broken = cli("chat", "--resume", str(talk), data_dir=sample_copy, cwd=tmp_path, stdin="")
+    assert "is not a conversation saved with" in one_line_error(broken)

@@ -159,6 +159,20 @@ def test_upload_is_answerable_at_once_and_gone_after_delete(http: httpx.Client) 
     assert http.delete(f"/api/documents/{NOTE_NAME}").status_code == 404
 
 
+def test_an_upload_never_replaces_a_document_of_another_file(http: httpx.Client) -> None:
+    act = "wps-act-22usc-2152j.md"  # ingested from the sample folder
+    before = next(d for d in http.get("/api/documents").json()["documents"] if d["doc_id"] == act)
+    files = {"files": (act, b"# Other act\n\nA different file with the same name.\n")}
+    report = http.post("/api/documents", files=files).json()
+    [stored] = report["files"]
+    assert stored["name"] == act and stored["status"] == "added" and stored["doc_id"] != act
+    assert report["documents"] == [stored["doc_id"]]
+    listed = {d["doc_id"]: d for d in http.get("/api/documents").json()["documents"]}
+    assert listed[act] == before  # the sample act is untouched
+    assert http.delete(f"/api/documents/{stored['doc_id']}").status_code == 200
+    assert act in {d["doc_id"] for d in http.get("/api/documents").json()["documents"]}
+
+
 def test_several_files_in_one_upload(http: httpx.Client) -> None:
     files = [
         (

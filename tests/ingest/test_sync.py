@@ -467,13 +467,56 @@ def test_a_file_named_twice_is_one_document(
     assert sorted(store.doc_records()) == sorted(SMALL_CORPUS)
 
 
-def test_same_id_from_two_roots_is_reported(
+def test_same_name_from_two_roots_in_one_run_is_two_documents(
     tmp_path: Path, store: ChromaStore, embedder: Embedder
 ) -> None:
     one = write_corpus(tmp_path / "one", {"notes.md": "# One\n\nFirst notes."})
     two = write_corpus(tmp_path / "two", {"notes.md": "# Two\n\nSecond notes."})
     report = run_sync([one, two], store, embedder)
-    assert report.added == 1
-    [problem] = report.failed
-    assert problem["path"] == str(two / "notes.md")
-    assert problem["error"].startswith("duplicate document id 'notes.md'")
+    assert (report.added, report.failed) == (2, [])
+    records = store.doc_records()
+    assert sorted(records) == ["notes.md", "two/notes.md"]
+    assert records["two/notes.md"].path == str((two / "notes.md").resolve())
+
+
+@pytest.mark.parametrize("separately", [True, False], ids=["folder by folder", "both at once"])
+def test_one_document_per_file(
+    tmp_path: Path, store: ChromaStore, embedder: Embedder, separately: bool
+) -> None:
+    y2023 = write_corpus(tmp_path / "2023", {"policy.md": "# Policy\n\nThe 2023 text."})
+    y2024 = write_corpus(tmp_path / "2024", {"policy.md": "# Policy\n\nThe 2024 text."})
+    runs = [[y2023], [y2024]] if separately else [[y2023, y2024]]
+    for paths in runs:
+        assert run_sync(paths, store, embedder).failed == []
+    ids = {r.path: d for d, r in store.doc_records().items()}
+    assert ids == {
+        str((y2023 / "policy.md").resolve()): "policy.md",
+        str((y2024 / "policy.md").resolve()): "2024/policy.md",
+    }
+    texts = {c.doc_id: c.text for c in store.get_chunks([cid for cid, _ in store.chunk_metadata()])}
+    assert "2023 text" in texts["policy.md"] and "2024 text" in texts["2024/policy.md"]
+    # the same files again, in either order: the same documents, unchanged
+    for paths in ([y2024], [y2023], [y2024, y2023]):
+        report = run_sync(paths, store, embedder)
+        assert report.unchanged == len(paths) and report.added == report.updated == 0
+    assert {r.path: d for d, r in store.doc_records().items()} == ids
+    # a changed file updates its own document only
+    (y2024 / "policy.md").write_text("# Policy\n\nThe revised 2024 text.")
+    report = run_sync([y2024], store, embedder)
+    assert report.updated == 1 and report.documents[0]["doc_id"] == "2024/policy.md"
+    texts = {c.doc_id: c.text for c in store.get_chunks([cid for cid, _ in store.chunk_metadata()])}
+    assert "2023 text" in texts["policy.md"] and "revised 2024" in texts["2024/policy.md"]
+
+
+def test_a_moved_folder_keeps_its_ids(
+    tmp_path: Path, store: ChromaStore, embedder: Embedder
+) -> None:
+    old = write_corpus(tmp_path / "old")
+    run_sync([old], store, embedder)
+    before = sorted(store.doc_records())
+    new = old.rename(tmp_path / "new")  # the old files are gone: their ids pass to the new ones
+    report = run_sync([new], store, embedder)
+    assert (report.unchanged, report.added) == (N_DOCS, 0)
+    records = store.doc_records()
+    assert sorted(records) == before
+    assert all(r.path.startswith(str(new.resolve())) for r in records.values())
