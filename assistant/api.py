@@ -167,6 +167,7 @@ class DocumentModel(BaseModel):
     chunks: int
     ingested_at: str = Field(description="When it was last (re-)ingested, ISO 8601 UTC.")
     tags: list[str] = Field(description="Its tags, for limiting questions to it.")
+    language: str = Field(description="Detected language (ISO 639-1), '' when unknown.")
 
 
 class TagsUpdate(BaseModel):
@@ -390,6 +391,7 @@ def _document(record: DocRecord) -> dict[str, Any]:
         "chunks": record.chunks,
         "ingested_at": when.replace("+00:00", "Z"),
         "tags": record.tag_list,
+        "language": record.language,
     }
 
 

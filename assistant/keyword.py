@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.text import tokens
+from assistant.text import language_of, query_tokens, tokens
 from ingest.span_vectors import SpanVectors, pack, unpack
 from ingest.store import ChromaStore, StoredChunk
 from ingest.sync import embed_text
@@ -33,7 +33,7 @@ from ingest.sync import embed_text
 BM25_K1 = 0.9
 BM25_B = 0.4
 BM25_CONTEXT = 1
-_FORMAT = 3  # bump when the cached files change
+_FORMAT = 4  # bump when the cached files change
 
 
 @dataclass
@@ -50,10 +50,13 @@ class Snapshot:
     sentences: list[SpanVectors | None]  # per chunk, the sentence vectors stored with it
     position: dict[str, int] = field(default_factory=dict)
     _doc_rows: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    languages: frozenset[str] = field(default=frozenset(), init=False)
 
     def __post_init__(self) -> None:
         if not self.position:
             self.position = {cid: i for i, cid in enumerate(self.ids)}
+        # the tokenisers a query is read with: one per language the chunks are in
+        self.languages = frozenset(language_of(c.language) for c in self.chunks)
 
     def chunk(self, chunk_id: str) -> StoredChunk | None:
         i = self.position.get(chunk_id)
@@ -156,11 +159,12 @@ class KeywordIndex:
         vectors = np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
         doc_freq: dict[str, int] = {}
         for chunk in chunks:
-            for term in set(tokens(embed_text(chunk.title, chunk.location, chunk.text))):
+            text = embed_text(chunk.title, chunk.location, chunk.text)
+            for term in set(tokens(text, chunk.language)):
                 doc_freq[term] = doc_freq.get(term, 0) + 1
         windows = _windows(chunks, self.context)
         corpus = [
-            tokens(embed_text(chunk.title, chunk.location, windows[chunk.chunk_id]))
+            tokens(embed_text(chunk.title, chunk.location, windows[chunk.chunk_id]), chunk.language)
             for chunk in chunks
         ]
         model = None
@@ -209,7 +213,7 @@ class KeywordIndex:
         index = index or self.snapshot()
         if index.bm25 is None:
             return [], np.zeros(0, dtype=np.float32)
-        terms = [t for t in tokens(query) if t in index.vocab]
+        terms = [t for t in query_tokens(query, index.languages) if t in index.vocab]
         if not terms:
             return index.ids, np.zeros(len(index.ids), dtype=np.float32)
         scores = index.bm25.get_scores(terms)  # type: ignore[attr-defined]

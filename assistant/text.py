@@ -7,7 +7,8 @@ from functools import lru_cache
 
 import Stemmer
 
-_TOKEN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
+# letters of any script (é, ñ, ü are part of a word, not breaks in it) and digits
+_TOKEN = re.compile(r"[^\W_]+(?:[.'’][^\W_]+)*")
 
 STOPWORDS = frozenset(
     [
@@ -148,9 +149,38 @@ STOPWORDS = frozenset(
         "per",
     ]
 )
+# Spanish function words (articles, pronouns, prepositions, conjunctions, common forms of ser,
+# estar, haber), with and without their accents, as people type both
+_SPANISH_STOPWORDS = """
+    a al algo algun alguna algunas alguno algunos ante antes como cómo con contra cual cuál
+    cuales cuáles cuando cuándo de del desde donde dónde durante e el él ella ellas ello ellos
+    en entre era eran eres es esa esas ese eso esos esta está estaba estaban estado estamos
+    estan están estar estas estás este esto estos estoy fue fueron fui ha habia había habian
+    habían han has hasta hay he la las le les lo los mas más me mi mis mucho muchos muy ni no
+    nos nosotros o os otra otras otro otros para pero poco por porque que qué quien quién
+    quienes quiénes se sea sean ser si sí sido siendo sin sino sobre somos son soy su sus
+    suya suyas suyo suyos también tampoco tan tanto te tenemos tener tengo ti tiene tienen
+    todo todos tu tú tus un una unas uno unos usted ustedes y ya yo
+"""
+SPANISH_STOPWORDS = frozenset(_SPANISH_STOPWORDS.split())
+_STOPWORDS = {"en": STOPWORDS, "es": SPANISH_STOPWORDS}
+
 QUESTION_WORDS = frozenset(["what", "which", "who", "whom", "whose", "when", "where", "why", "how"])
 
-_stemmer = Stemmer.Stemmer("english")
+# Snowball stemmers (PyStemmer) for the languages ingest detects (ingest.language); any other
+# language, or none detected, is treated as English
+_STEMMER_NAMES = {
+    "en": "english",
+    "es": "spanish",
+    "fr": "french",
+    "pt": "portuguese",
+    "it": "italian",
+    "de": "german",
+    "nl": "dutch",
+}
+_stemmers = {code: Stemmer.Stemmer(name) for code, name in _STEMMER_NAMES.items()}
+# accents folded after stemming, so "género" and a query typed as "genero" meet; ñ is a letter
+_FOLD = str.maketrans("áéíóúàèìòùâêîôûäëïöü", "aeiouaeiouaeiouaeiou")
 
 # Irregular English verb forms the Snowball stemmer leaves apart ("led" vs "leads").
 _IRREGULAR = {
@@ -229,18 +259,38 @@ _IRREGULAR = {
 
 
 @lru_cache(maxsize=200_000)
-def _stem(word: str) -> str:
-    return str(_stemmer.stemWord(word))
+def _stem(word: str, language: str = "en") -> str:
+    return str(_stemmers[language].stemWord(word)).translate(_FOLD)
 
 
-def tokens(text: str) -> list[str]:
-    """Lower-cased, stop words removed, Snowball-stemmed terms."""
+def language_of(code: str) -> str:
+    """The tokeniser's language for a detected language code ("" or unknown: English)."""
+    return code if code in _stemmers else "en"
+
+
+def tokens(text: str, language: str = "en") -> list[str]:
+    """Lower-cased, stop words removed, Snowball-stemmed terms (accents folded) of ``text`` in
+    ``language`` (an ISO 639-1 code; default and fallback English)."""
+    language = language_of(language)
+    stop = _STOPWORDS.get(language, frozenset())
+    irregular = _IRREGULAR if language == "en" else {}
     out = []
     for raw in _TOKEN.findall(text.lower()):
-        word = raw.replace("'", "").rstrip(".")
+        word = raw.replace("'", "").replace("’", "").rstrip(".")
         if len(word) < 2 and not word.isdigit():
             continue
-        if word in STOPWORDS:
+        if word in stop:
             continue
-        out.append(_stem(_IRREGULAR.get(word, word)))
+        out.append(_stem(irregular.get(word, word), language))
     return out
+
+
+def query_tokens(text: str, languages: frozenset[str] | set[str]) -> list[str]:
+    """The query's terms as each of the corpus languages would index them, each term once:
+    a question in either language finds documents in both."""
+    if not languages or languages <= {"en"}:
+        return tokens(text)
+    terms: dict[str, None] = {}
+    for language in sorted(languages):
+        terms.update(dict.fromkeys(tokens(text, language)))
+    return list(terms)

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import re
 
-# a sentence ends before a capital, a number, or an inline enumerator: "Sec. 2. Title. (a) There is"
-_BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9§]|\(?[a-z]{1,4}\)\s)")
+# a sentence ends before a capital (accented too), a number, an opening ¿ or ¡, or an inline
+# enumerator: "Sec. 2. Title. (a) There is", "la ley. ¿Quién", "Artículo 2. Él"
+_BOUNDARY = re.compile(
+    r"[.!?][\"'”’»)\]]*\s+(?=[\"'“‘«(\[¿¡]?[A-Z0-9§ÁÉÍÓÚÑÜ]|\(?[a-z]{1,4}\)\s)"
+)
+# the number of a legal unit is not a sentence: "Artículo 4o. La mujer ...", "Art. 5. Toda"
+_UNIT_NUMBER = re.compile(
+    r"(?i)\b(?:art[íi]culos?|arts?\.|fracci[óo]n|fracc\.|numeral|inciso|cap[íi]tulo|"
+    r"t[íi]tulo|secci[óo]n|regla)\s*[\w°º]{1,8}\.[-–]?$"
+)
 _INITIALISM = re.compile(r"^(?:[a-z]\.)*[a-z]$")  # "U.S.C", "e.g", a single initial
 _MARKER = re.compile(r"\s*(?:[IVXLC]{1,6}|\d{1,3})\.")  # "II." opening a line: a list item
 _ABBREVIATIONS = frozenset(
@@ -74,6 +82,38 @@ _ABBREVIATIONS = frozenset(
         "p.l",
         "pub",
         "l",
+        # Spanish
+        "sra",
+        "sras",
+        "srta",
+        "dra",
+        "lic",
+        "ing",
+        "mtro",
+        "mtra",
+        "núm",
+        "num",
+        "fracc",
+        "fr",
+        "frac",
+        "párr",
+        "pág",
+        "págs",
+        "ej",
+        "cfr",
+        "gral",
+        "av",
+        "admón",
+        "depto",
+        "dir",
+        "ud",
+        "uds",
+        "cap",
+        "tít",
+        "ene",
+        "abr",
+        "ago",
+        "dic",
     ]
 )
 
@@ -92,6 +132,8 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
         for match in _BOUNDARY.finditer(segment):
             before = segment[cursor : match.start() + 1]
             if cursor == 0 and _MARKER.fullmatch(before):
+                continue
+            if _UNIT_NUMBER.search(before):
                 continue
             last_word = re.search(r"([\w.]+)\.$", before)
             if last_word:

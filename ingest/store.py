@@ -46,6 +46,7 @@ class DocRecord:
     ingested_at: float
     chunking: str = ""  # chunk size/overlap the chunks were cut with; a change re-chunks
     tags: str = ""  # the document's tags, comma-separated (Chroma metadata holds no lists)
+    language: str = ""  # detected at ingest (ingest.language); "" when too short to tell
 
     @property
     def tag_list(self) -> list[str]:
@@ -66,6 +67,7 @@ class DocRecord:
             ingested_at=float(meta.get("ingested_at", 0.0)),
             chunking=str(meta.get("chunking", "")),
             tags=str(meta.get("tags", "")),
+            language=str(meta.get("language", "")),
         )
 
 
@@ -81,6 +83,7 @@ class StoredChunk:
     location: str
     title: str
     source: str
+    language: str = ""  # the document's (ingest.language), "" when unknown
 
 
 def _chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> StoredChunk:
@@ -95,6 +98,7 @@ def _chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> StoredChunk:
         location=str(meta.get("location", "")),
         title=str(meta.get("title", "")),
         source=str(meta.get("source", "")),
+        language=str(meta.get("language", "")),
     )
 
 

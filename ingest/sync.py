@@ -21,6 +21,7 @@ from typing import Any
 from ingest.chunking import chunk_document
 from ingest.document import Chunk, Document
 from ingest.embedding import Embedder
+from ingest.language import detect_language
 from ingest.loaders import LoadError, load_document
 from ingest.sentences import sentence_spans
 from ingest.span_vectors import FORMAT as SPAN_FORMAT
@@ -192,8 +193,9 @@ def embed_text(title: str, location: str, text: str) -> str:
     return "\n".join([*context, text])
 
 
-def chunk_metadata(chunk: Chunk, document: Document) -> dict[str, Any]:
+def chunk_metadata(chunk: Chunk, document: Document, language: str = "") -> dict[str, Any]:
     return {
+        "language": language,
         "doc_id": chunk.doc_id,
         "doc_hash": chunk.doc_hash,
         "ordinal": chunk.ordinal,
@@ -300,7 +302,7 @@ class _Writer:
             vectors,
             [c.text for _, c in part],
             [
-                chunk_metadata(c, pending[i][1]) | meta
+                chunk_metadata(c, pending[i][1], pending[i][0].language) | meta
                 for (i, c), meta in zip(part, span_meta, strict=True)
             ],
         )
@@ -415,6 +417,7 @@ def sync(
                 ingested_at=time.time(),
                 chunking=chunking,
                 tags=kept_tags,
+                language=detect_language(document.text),
             )
             if record and same_chunking and record.doc_hash == new_record.doc_hash:
                 new_record.chunks = record.chunks

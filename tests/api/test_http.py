@@ -122,8 +122,11 @@ def test_documents_list(http: httpx.Client) -> None:
     assert len(documents) >= 12
     act = next(d for d in documents if d["doc_id"] == "wps-act-22usc-2152j.md")
     assert act["title"] and act["chunks"] > 0 and act["ingested_at"].endswith("Z")
-    assert set(act) == {"doc_id", "title", "source", "date", "chunks", "ingested_at", "tags"}
+    assert set(act) == {
+        "doc_id", "title", "source", "date", "chunks", "ingested_at", "tags", "language"
+    }
     assert act["source"] == act["doc_id"]  # its name: no path on the server is shown
+    assert act["language"] == "en"
 
 
 def test_upload_is_answerable_at_once_and_gone_after_delete(http: httpx.Client) -> None:
