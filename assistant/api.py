@@ -190,6 +190,8 @@ class PassageModel(BaseModel):
     quote_start: int
     quote_end: int
     quote: str
+    page: int | None = Field(description="For a PDF: the page the quote is on.")
+    has_file: bool = Field(description="GET /api/original serves the document's file.")
 
 
 class DocumentList(BaseModel):
@@ -327,6 +329,35 @@ def passage(
 ) -> Any:
     """A citation in its context: the paragraph(s) of the document around the quote."""
     return service.passage(doc_id, start, end).as_dict()
+
+
+@api.get(
+    "/api/original",
+    tags=["documents"],
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def original(
+    service: ServiceDep,
+    doc_id: Annotated[str, Query(min_length=1, description="The document's id.")],
+) -> FileResponse:
+    """The file the document was ingested from (e.g. the PDF, to open at a cited page)."""
+    path, name = service.original_file(doc_id)
+    media = _MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    headers = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
+    return FileResponse(
+        path, media_type=media, filename=name, content_disposition_type="inline", headers=headers
+    )
+
+
+_MEDIA_TYPES = {
+    ".pdf": "application/pdf",
+    ".txt": "text/plain; charset=utf-8",
+    ".md": "text/plain; charset=utf-8",
+    ".html": "text/plain; charset=utf-8",  # shown as text: never run a stored page's scripts
+    ".htm": "text/plain; charset=utf-8",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
 
 
 @api.patch("/api/documents/{doc_id:path}", response_model=DocumentModel, tags=["documents"])

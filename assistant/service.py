@@ -53,6 +53,8 @@ class Passage:
     start: int
     quote_start: int
     quote_end: int
+    page: int | None = None  # for a PDF: the page the quote is on
+    has_file: bool = False  # the original file can be fetched (Service.original_file)
 
     @property
     def quote(self) -> str:
@@ -269,6 +271,7 @@ class Service:
             para_start = max(para_start, lo - reach)
             para_end = min(para_end, hi + reach)
             location = next((c.location for c in chunks if c.start <= start < c.end), "")
+            page = re.fullmatch(r"page (\d+)", location)
             return Passage(
                 doc_id=doc_id,
                 title=record.title,
@@ -279,9 +282,22 @@ class Service:
                 start=offset + para_start,
                 quote_start=start,
                 quote_end=end,
+                page=int(page.group(1)) if page else None,
+                has_file=_readable(record.path),
             )
 
         return _store_call(run)
+
+    def original_file(self, doc_id: str) -> tuple[Path, str]:
+        """The file a document was ingested from and the name to show for it; NotFound when
+        the document is unknown or its file is no longer there (it may have been ingested on
+        another machine sharing the Chroma server)."""
+        record = _store_call(lambda: self.store.doc_record(doc_id))
+        if record is None:
+            raise NotFound(f"no document with id {doc_id!r}; `assistant sources` lists them")
+        if not _readable(record.path):
+            raise NotFound(f"the original file of {doc_id!r} is not on this server")
+        return Path(record.path), Path(doc_id).name
 
     # -- uploads (HTTP) -----------------------------------------------------------------------
     @property
@@ -404,6 +420,10 @@ class Service:
                 "model": self.generator.llm.name if self.generator else None,
             },
         }
+
+
+def _readable(path: str) -> bool:
+    return bool(path) and Path(path).is_file()
 
 
 def public_source(source: str, doc_id: str) -> str:

@@ -6,9 +6,7 @@ import re
 
 # a sentence ends before a capital (accented too), a number, an opening ¿ or ¡, or an inline
 # enumerator: "Sec. 2. Title. (a) There is", "la ley. ¿Quién", "Artículo 2. Él"
-_BOUNDARY = re.compile(
-    r"[.!?][\"'”’»)\]]*\s+(?=[\"'“‘«(\[¿¡]?[A-Z0-9§ÁÉÍÓÚÑÜ]|\(?[a-z]{1,4}\)\s)"
-)
+_BOUNDARY = re.compile(r"[.!?][\"'”’»)\]]*\s+(?=[\"'“‘«(\[¿¡]?[A-Z0-9§ÁÉÍÓÚÑÜ]|\(?[a-z]{1,4}\)\s)")
 # the number of a legal unit is not a sentence: "Artículo 4o. La mujer ...", "Art. 5. Toda"
 _UNIT_NUMBER = re.compile(
     r"(?i)\b(?:art[íi]culos?|arts?\.|fracci[óo]n|fracc\.|numeral|inciso|cap[íi]tulo|"

@@ -123,7 +123,14 @@ def test_documents_list(http: httpx.Client) -> None:
     act = next(d for d in documents if d["doc_id"] == "wps-act-22usc-2152j.md")
     assert act["title"] and act["chunks"] > 0 and act["ingested_at"].endswith("Z")
     assert set(act) == {
-        "doc_id", "title", "source", "date", "chunks", "ingested_at", "tags", "language"
+        "doc_id",
+        "title",
+        "source",
+        "date",
+        "chunks",
+        "ingested_at",
+        "tags",
+        "language",
     }
     assert act["source"] == act["doc_id"]  # its name: no path on the server is shown
     assert act["language"] == "en"

@@ -132,3 +132,17 @@ def test_a_citation_opens_in_its_context(http: httpx.Client) -> None:
     assert missing.status_code == 404 and "no document" in missing.json()["error"]["message"]
     backwards = http.get("/api/passage", params={**params, "end": first["start"]})
     assert backwards.status_code == 400
+
+
+def test_the_original_file_is_served_without_its_path(http: httpx.Client) -> None:
+    act = "wps-act-22usc-2152j.md"
+    passage = http.get("/api/passage", params={"doc_id": act, "start": 0, "end": 20}).json()
+    assert passage["has_file"] is True and passage["page"] is None
+    original = http.get("/api/original", params={"doc_id": act})
+    assert original.status_code == 200 and original.headers["content-type"].startswith("text/plain")
+    assert (
+        original.text.lstrip().startswith("#")
+        and "/" not in original.headers.get("content-disposition", "").split("filename=")[-1]
+    )
+    missing = http.get("/api/original", params={"doc_id": "nope.md"})
+    assert missing.status_code == 404 and "no document" in missing.json()["error"]["message"]
