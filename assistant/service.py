@@ -264,12 +264,12 @@ class Service:
             if not (offset <= start and end <= offset + len(text)):
                 raise NotFound(f"document {doc_id!r} has no text at {start}-{end}")
             lo, hi = start - offset, end - offset
-            para_start = text.rfind("\n\n", 0, lo)
-            para_start = max(0, lo - reach) if para_start < 0 else para_start + 2
-            para_end = text.find("\n\n", hi)
-            para_end = min(len(text), hi + reach) if para_end < 0 else para_end
-            para_start = max(para_start, lo - reach)
-            para_end = min(para_end, hi + reach)
+            para_start, para_end = _paragraph(text, lo, hi, reach)
+            if not text[para_start:lo].strip() and not text[hi:para_end].strip():
+                # the quote is its whole paragraph: show the paragraphs before and after it
+                para_start = _paragraph(text, max(0, para_start - 3), para_start, reach)[0]
+                para_end = _paragraph(text, para_end, min(len(text), para_end + 3), reach)[1]
+                para_start, para_end = min(para_start, lo), max(para_end, hi)
             location = next((c.location for c in chunks if c.start <= start < c.end), "")
             page = re.fullmatch(r"page (\d+)", location)
             return Passage(
@@ -420,6 +420,16 @@ class Service:
                 "model": self.generator.llm.name if self.generator else None,
             },
         }
+
+
+def _paragraph(text: str, lo: int, hi: int, reach: int) -> tuple[int, int]:
+    """The bounds of the paragraph(s) of ``text`` holding ``[lo, hi)``, at most ``reach``
+    characters beyond it on either side."""
+    start = text.rfind("\n\n", 0, lo)
+    start = max(0, lo - reach) if start < 0 else start + 2
+    end = text.find("\n\n", hi)
+    end = min(len(text), hi + reach) if end < 0 else end
+    return max(start, lo - reach), min(end, hi + reach)
 
 
 def _readable(path: str) -> bool:
