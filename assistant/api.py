@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import mimetypes
 import re
 import sys
 import time
@@ -727,6 +728,9 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(api)
     app.include_router(openai_api)
     app.include_router(public)
+    # module scripts (the page's pdf.js) need a JavaScript type whatever the OS's mime table says
+    mimetypes.add_type("text/javascript", ".mjs")
+    mimetypes.add_type("text/javascript", ".js")
     app.mount("/static", StaticFiles(directory=web_dir()), name="static")
     upload_limit = settings.max_upload_bytes * MAX_FILES_PER_UPLOAD + 1024 * 1024
     app.add_middleware(

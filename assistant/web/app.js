@@ -1,6 +1,7 @@
-// Chat page: streams answers from /api/chat, shows each cited quote inside its document's text,
-// keeps conversations in this browser, limits questions to ticked documents or tags, and lists,
-// tags and uploads sources. Server and stored text is only ever inserted as text, never as HTML.
+// Chat page: streams answers from /api/chat, shows each cited quote inside its document's text
+// (and, for a PDF, on its page, drawn by pdf-page.js), keeps conversations in this browser, limits
+// questions to ticked documents or tags, and lists, tags and uploads sources. Server and stored
+// text is only ever inserted as text, never as HTML.
 "use strict";
 
 (() => {
@@ -17,6 +18,10 @@
     busy: false,
     trigger: null, // the button that opened the passage panel
     passageRequest: null, // AbortController of the passage being fetched
+    pageTicket: 0, // bumped whenever the page shown in the passage panel changes
+    pdf: null, // the PDF last shown: {key, ready: Promise of {url, doc}}
+    pdfModule: null, // Promise of pdf-page.js, imported when first needed
+    pageLink: null, // {url, page}: what "Open the PDF at page N" opens
   };
 
   // -- talking to the server ---------------------------------------------------------------
@@ -660,6 +665,7 @@
     trigger.setAttribute("aria-expanded", "true");
     trigger.classList.add("active");
     $("passage-heading").textContent = heading;
+    hidePage();
     setPassageHead(citation);
     const score = typeof citation.score === "number" ? `, support ${citation.score.toFixed(2)}` : "";
     $("passage-meta").textContent =
@@ -685,6 +691,7 @@
       if (request.signal.aborted) return;
       showContext(passage);
       $("passage-status").textContent = "";
+      showPage(passage); // reports on its own: the text is there whatever becomes of the page
     } catch (error) {
       if (request.signal.aborted) return;
       box.replaceChildren(el("mark", { text: citation.quote }));
@@ -723,6 +730,7 @@
   }
 
   function closePassage(returnFocus = true) {
+    hidePage();
     if (state.passageRequest) {
       state.passageRequest.abort();
       state.passageRequest = null;
@@ -735,6 +743,113 @@
       if (returnFocus) state.trigger.focus();
       state.trigger = null;
     }
+  }
+
+  // -- the passage panel: the page of a PDF, drawn with the quote highlighted ---------------
+  function pdfModule() {
+    if (!state.pdfModule) {
+      state.pdfModule = import(new URL("static/pdf-page.js", document.baseURI).href);
+      state.pdfModule.catch(() => {
+        state.pdfModule = null; // try again next time
+      });
+    }
+    return state.pdfModule;
+  }
+
+  // The document's file, fetched with the API key and opened by pdf.js once per version of it.
+  function loadPdf(docId) {
+    const doc = state.documents.find((d) => d.doc_id === docId);
+    const key = `${docId}\n${doc ? doc.ingested_at : ""}`;
+    if (state.pdf && state.pdf.key === key) return state.pdf.ready;
+    dropPdf();
+    const entry = { key };
+    entry.ready = (async () => {
+      const query = new URLSearchParams({ doc_id: docId });
+      const [viewer, response] = await Promise.all([pdfModule(), call(`api/original?${query}`)]);
+      const file = new Blob([await response.blob()], { type: "application/pdf" });
+      const pdf = await viewer.openDocument(new Uint8Array(await file.arrayBuffer()));
+      if (state.pdf !== entry) {
+        pdf.destroy();
+        throw new Error("another document was opened meanwhile");
+      }
+      return { url: URL.createObjectURL(file), doc: pdf };
+    })();
+    entry.ready.catch(() => {
+      if (state.pdf === entry) state.pdf = null;
+    });
+    state.pdf = entry;
+    return entry.ready;
+  }
+
+  function dropPdf() {
+    if (!state.pdf) return;
+    state.pdf.ready.then(
+      ({ url, doc }) => {
+        URL.revokeObjectURL(url);
+        doc.destroy();
+      },
+      () => {},
+    );
+    state.pdf = null;
+  }
+
+  function hidePage() {
+    state.pageTicket += 1;
+    state.pageLink = null;
+    $("passage-page").hidden = true;
+    $("passage-page-view").replaceChildren();
+  }
+
+  async function showPage(passage) {
+    if (!(passage.has_file === true && Number.isInteger(passage.page) && passage.page > 0)) return;
+    const ticket = state.pageTicket;
+    const number = passage.page;
+    const status = $("passage-page-status");
+    const view = $("passage-page-view");
+    const open = $("passage-open");
+    $("passage-page-caption").textContent = `Page ${number}`;
+    open.textContent = `Open the PDF at page ${number}`;
+    open.disabled = true;
+    status.textContent = `Drawing page ${number}…`;
+    view.setAttribute("aria-busy", "true");
+    $("passage-page").hidden = false;
+    try {
+      const { url, doc } = await loadPdf(passage.doc_id);
+      if (ticket !== state.pageTicket) return;
+      state.pageLink = { url, page: number };
+      open.disabled = false;
+      const viewer = await pdfModule();
+      const width = Math.max(200, view.clientWidth);
+      const { sheet, marks } = await viewer.drawPage(doc, number, passage.quote, width);
+      if (ticket !== state.pageTicket) return;
+      const title = asText(passage.title) || passage.doc_id;
+      sheet.setAttribute("role", "img");
+      const label = `Page ${number} of ${title}${marks ? ", the quote highlighted" : ""}`;
+      sheet.setAttribute("aria-label", label);
+      view.replaceChildren(sheet);
+      status.textContent = marks
+        ? ""
+        : "The quote could not be found on the drawn page; it is marked in the text above.";
+      const first = sheet.querySelector(".pdf-mark");
+      if (first) {
+        const offset = first.getBoundingClientRect().top - view.getBoundingClientRect().top;
+        view.scrollTop = Math.max(0, view.scrollTop + offset - view.clientHeight / 3);
+      }
+    } catch (error) {
+      if (ticket !== state.pageTicket) return;
+      status.textContent = `Page ${number} could not be shown: ${error.message}`;
+    } finally {
+      if (ticket === state.pageTicket) view.removeAttribute("aria-busy");
+    }
+  }
+
+  // A new tab with the PDF at the page; the file is the one already fetched with the API key.
+  function openAtPage() {
+    const link = state.pageLink;
+    if (!link) return;
+    const tab = window.open(`${link.url}#page=${link.page}`, "_blank");
+    if (tab) tab.opener = null;
+    else $("passage-page-status").textContent = "The new tab was blocked: allow pop-ups for this page.";
   }
 
   // -- sources -----------------------------------------------------------------------------
@@ -954,6 +1069,7 @@
     });
     $("upload-form").addEventListener("submit", onUpload);
     $("passage-close").addEventListener("click", () => closePassage());
+    $("passage-open").addEventListener("click", openAtPage);
     $("passage").addEventListener("keydown", (event) => {
       if (event.key === "Escape") closePassage();
     });
