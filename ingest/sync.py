@@ -21,7 +21,7 @@ from typing import Any
 from ingest.chunking import chunk_document
 from ingest.document import Chunk, Document
 from ingest.embedding import Embedder
-from ingest.loaders import LoadError, load_document
+from ingest.loaders import LoadError, LoadOptions, load_document
 from ingest.sentences import sentence_spans
 from ingest.span_vectors import FORMAT as SPAN_FORMAT
 from ingest.span_vectors import SpanVectors, pack
@@ -36,6 +36,8 @@ class IngestReport:
     removed: int = 0
     chunks: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
+    # files read in a legacy encoding, found by detection: {"path", "encoding"}
+    encodings: list[dict[str, str]] = field(default_factory=list)
     embedded: int = 0
     model_loaded: bool = False
     seconds: float = 0.0
@@ -48,6 +50,7 @@ class IngestReport:
             "removed": self.removed,
             "chunks": self.chunks,
             "failed": self.failed,
+            "encodings": self.encodings,
             "embedded": self.embedded,
             "model_loaded": self.model_loaded,
             "seconds": round(self.seconds, 3),
@@ -308,6 +311,7 @@ def sync(
     chunk_overlap: int = 150,
     progress: ProgressFn | None = None,
     flush_at: int = 1024,
+    load_options: LoadOptions | None = None,
 ) -> IngestReport:
     """Bring the store in line with the given files and folders; see the module docstring."""
     started = time.perf_counter()
@@ -343,7 +347,7 @@ def sync(
                 report.unchanged += 1
                 continue
             try:
-                document = load_document(source.path, source.doc_id)
+                document = load_document(source.path, source.doc_id, load_options)
             except LoadError as exc:
                 report.failed.append({"path": str(source.path), "error": str(exc)})
                 continue
@@ -355,6 +359,10 @@ def sync(
                     }
                 )
                 continue
+            if "encoding" in document.metadata:
+                report.encodings.append(
+                    {"path": str(source.path), "encoding": document.metadata["encoding"]}
+                )
             new_record = DocRecord(
                 doc_id=source.doc_id,
                 doc_hash=document.content_hash,

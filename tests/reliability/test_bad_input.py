@@ -61,7 +61,8 @@ CASES = [
     Case("control-characters-only", make.control_characters_only, error="no text found"),
     Case("binary-named-txt", make.binary_as_text, error="binary content, not text"),
     Case("elf-named-md", make.elf_as_markdown, error="binary content, not text"),
-    Case("invalid-utf8", make.invalid_utf8, error="not valid UTF-8 (bad byte at offset 1)"),
+    Case("latin1-text", make.latin1_text, loads=("latin1.txt",), text="naïve café meeting"),
+    Case("undecodable-text", make.undecodable_text, error="no other text encoding decodes it"),
     Case("utf16-bom", make.utf16_with_bom, loads=("utf16-bom.txt",), text="Ms. Ibáñez"),
     Case("utf16le-no-bom", make.utf16_without_bom, loads=("utf16-nobom.md",), text="Tegucigalpa"),
     Case(
@@ -140,7 +141,8 @@ CASES = [
     Case(
         "html-undeclared-legacy-charset",
         make.html_legacy_charset_undeclared,
-        error="not valid UTF-8",
+        loads=("legacy.html",),
+        text="Café crème au Québec.",
     ),
 ]
 CONTROL = "control/good.md"  # an ordinary file that must load whatever the others do
