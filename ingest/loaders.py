@@ -21,6 +21,7 @@ from ingest.text import load_text as _render_text
 from ingest.text import paragraph_blocks as _paragraph_blocks
 from ingest.webpage import decode_html
 from ingest.webpage import load_html as _render_html
+from ingest.word import load_docx as _render_docx
 
 __all__ = ["SUPPORTED_SUFFIXES", "LoadError", "LoadOptions", "decode_text", "load_document"]
 
@@ -91,54 +92,8 @@ def load_pdf(path: Path, doc_id: str, data: bytes, options: LoadOptions) -> Docu
     return assemble(doc_id, blocks, title=title or path.stem, source=str(path))
 
 
-MAX_DOCX_UNCOMPRESSED = 100 * 1024 * 1024
-
-
 def load_docx(path: Path, doc_id: str, data: bytes, options: LoadOptions) -> Document:
-    import io
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            total = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile:
-        if data.startswith(b"\xd0\xcf\x11\xe0"):  # OLE2: the Word 97-2003 format
-            raise LoadError(
-                "an old Word .doc file named .docx; open it in Word and save it as .docx"
-            ) from None
-        raise LoadError("corrupt DOCX (not a valid zip archive); re-save it from Word") from None
-    if total > MAX_DOCX_UNCOMPRESSED:
-        raise LoadError(
-            f"DOCX expands to {total // (1024 * 1024)} MB (limit "
-            f"{MAX_DOCX_UNCOMPRESSED // (1024 * 1024)} MB); possible zip bomb, not ingested"
-        )
-    import docx
-
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except Exception as exc:  # python-docx raises many types for broken packages
-        raise LoadError(f"corrupt DOCX ({type(exc).__name__}); re-save it from Word") from None
-    from docx.table import Table
-
-    blocks: list[Block] = []
-    # body order, so a table sits under the heading it follows, not after the last section
-    for item in document.iter_inner_content():
-        if isinstance(item, Table):
-            for row in item.rows:
-                blocks.append(Block(" | ".join(cell.text for cell in row.cells)))
-            continue
-        style = (item.style.name if item.style is not None else "") or ""
-        level = 0
-        if style == "Title":
-            level = 1
-        elif style.startswith("Heading"):
-            digits = "".join(ch for ch in style if ch.isdigit())
-            level = min(int(digits), 6) if digits else 1
-        blocks.append(Block(item.text, heading_level=level))
-    title = document.core_properties.title or next(
-        (b.text for b in blocks if b.heading_level and b.text.strip()), path.stem
-    )
-    return assemble(doc_id, blocks, title=title, source=str(path))
+    return _render_docx(path, doc_id, data)
 
 
 Loader = Callable[[Path, str, bytes, LoadOptions], Document]
