@@ -6,19 +6,21 @@ this one reads the file safely, decodes text files and picks the loader by file 
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.document import Block, Document
+from ingest.document import Document
 from ingest.encoding import UTF8, Decoded, decode, decode_text
 from ingest.errors import LoadError
 from ingest.markdown import load_markdown as _render_markdown
-from ingest.normalize import assemble
+from ingest.ocr import load_image as _render_image
+from ingest.ocr import read_image
+from ingest.pdf import load_pdf as _render_pdf
 from ingest.text import load_text as _render_text
-from ingest.text import paragraph_blocks as _paragraph_blocks
 from ingest.webpage import decode_html
 from ingest.webpage import load_html as _render_html
 from ingest.word import load_docx as _render_docx
@@ -58,38 +60,16 @@ def load_html(path: Path, doc_id: str, data: bytes, options: LoadOptions) -> Doc
 
 
 def load_pdf(path: Path, doc_id: str, data: bytes, options: LoadOptions) -> Document:
-    import io
+    ocr_page = functools.partial(read_image, wanted=options.ocr_languages) if options.ocr else None
+    return _render_pdf(path, doc_id, data, ocr_page)
 
-    from pypdf import PdfReader
-    from pypdf.errors import DependencyError, PdfReadError
 
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            try:
-                if not reader.decrypt(""):
-                    raise LoadError("encrypted PDF; remove the password and ingest it again")
-            except (LoadError, DependencyError):
-                raise
-            except Exception:
-                raise LoadError("encrypted PDF; remove the password and ingest it again") from None
-        blocks: list[Block] = []
-        for number, page in enumerate(reader.pages, start=1):
-            blocks.extend(_paragraph_blocks(page.extract_text() or "", page=number))
-        info = reader.metadata
-        title = str(info.title) if info is not None and info.title else ""
-    except LoadError:
-        raise
-    except DependencyError:  # AES encryption, even with no password to open it
+def load_image(path: Path, doc_id: str, data: bytes, options: LoadOptions) -> Document:
+    if not options.ocr:
         raise LoadError(
-            "AES-encrypted PDF: reading it needs the 'cryptography' package (pip install "
-            "cryptography), or save the PDF without encryption"
-        ) from None
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
-        raise LoadError(f"corrupt or unreadable PDF ({exc}); re-export it and try again") from None
-    if not any(b.text.strip() for b in blocks):
-        raise LoadError("PDF has no text layer (scanned?); run OCR on it first")
-    return assemble(doc_id, blocks, title=title or path.stem, source=str(path))
+            "an image: its text can only be read by OCR, which is turned off (ASSISTANT_OCR)"
+        )
+    return _render_image(path, doc_id, data, options.ocr_languages)
 
 
 def load_docx(path: Path, doc_id: str, data: bytes, options: LoadOptions) -> Document:
@@ -106,6 +86,11 @@ LOADERS: dict[str, Loader] = {
     ".htm": load_html,
     ".pdf": load_pdf,
     ".docx": load_docx,
+    ".png": load_image,
+    ".jpg": load_image,
+    ".jpeg": load_image,
+    ".tif": load_image,
+    ".tiff": load_image,
 }
 SUPPORTED_SUFFIXES = frozenset(LOADERS)
 

@@ -261,7 +261,7 @@ def test_markdown_opening_rule_is_not_taken_for_front_matter(tmp_path: Path) -> 
     assert document.title == "rules"
 
 
-@pytest.mark.parametrize("name", ["diagram.xyz", "scan.png", "Makefile", "archive.tar.gz"])
+@pytest.mark.parametrize("name", ["diagram.xyz", "slides.pptx", "Makefile", "archive.tar.gz"])
 def test_unsupported_type_is_a_load_error_naming_the_type(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     path.write_text("some content", encoding="utf-8")

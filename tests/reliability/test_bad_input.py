@@ -11,8 +11,7 @@ Unreadable files: the tests run as root, for whom chmod 000 changes nothing, so 
 read" is a named pipe (opening it would block forever: the loader must refuse it without
 reading), a Unix socket (open() fails with ENXIO for everyone, root included) and dangling or
 looping symbolic links (ENOENT / ELOOP). chmod 000 is in the table too, with the outcome that
-depends on who runs it; so is an AES-encrypted PDF, which pypdf opens only with the
-'cryptography' package installed (without it, the report says to install it).
+depends on who runs it.
 
 The 10 MB one-line files are checked at the loader and chunker (their ~12,000 chunks would
 take the bundled model many minutes to embed here); the 50 MB file goes through a whole
@@ -21,7 +20,6 @@ ingest in test_memory.py.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import time
@@ -43,7 +41,6 @@ from tests.reliability.checks import assert_consistent
 pytestmark = pytest.mark.slow
 
 AS_ROOT = os.geteuid() == 0
-HAS_CRYPTOGRAPHY = importlib.util.find_spec("cryptography") is not None  # pypdf's AES
 
 
 @dataclass(frozen=True)
@@ -85,9 +82,8 @@ CASES = [
     Case(
         "aes-pdf-owner-password-only",
         make.aes_pdf_with_owner_password_only,
-        error=None if HAS_CRYPTOGRAPHY else "needs the 'cryptography' package",
-        loads=("aes-owner-only.pdf",) if HAS_CRYPTOGRAPHY else (),
-        text="protection of civilians" if HAS_CRYPTOGRAPHY else "",
+        loads=("aes-owner-only.pdf",),  # PDFium decrypts AES itself
+        text="protection of civilians",
     ),
     Case("pdf-without-text-layer", make.pdf_without_text_layer, error="PDF has no text layer"),
     Case("docx-zip-bomb", make.docx_zip_bomb, error="possible zip bomb, not ingested"),
