@@ -20,6 +20,7 @@ from assistant.retrieval import Hit, Retriever
 from assistant.settings import Settings
 from assistant.uploads import Upload, UploadDir
 from ingest.embedding import Embedder, EmbeddingModelError
+from ingest.loaders import LoadOptions
 from ingest.store import ChromaStore, DocRecord, StoreError, StoreUnavailableError
 from ingest.sync import IngestReport, ProgressFn, sync
 
@@ -101,6 +102,9 @@ class Service:
                 chunk_overlap=self.settings.chunk_overlap,
                 progress=progress,
                 flush_at=self.settings.ingest_batch,
+                load_options=LoadOptions(
+                    ocr=self.settings.ocr, ocr_languages=self.settings.ocr_languages
+                ),
             )
         )
 

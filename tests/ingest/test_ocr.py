@@ -9,6 +9,7 @@ import pytest
 
 from ingest.chunking import chunk_document
 from ingest.document import Document
+from ingest.embedding import Embedder
 from ingest.errors import LoadError
 from ingest.loaders import LoadOptions, load_document
 
@@ -118,3 +119,24 @@ def test_missing_tesseract_says_how_to_install_it(
             load_document(scans["png"], "decree.png")
     finally:
         ocr._installed_languages.cache_clear()
+
+
+@pytest.mark.parametrize(("ocr", "added"), [(True, 1), (False, 0)], ids=["ocr-on", "ocr-off"])
+def test_the_ocr_setting_reaches_the_ingest(
+    scans: dict[str, Path], tmp_path: Path, embedder: Embedder, ocr: bool, added: int
+) -> None:
+    """ASSISTANT_OCR, through Settings and the service, decides whether a scan is read."""
+    from assistant.service import Service
+    from tests.conftest import make_settings
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "decree.png").write_bytes(scans["png"].read_bytes())
+    settings = make_settings(tmp_path / "data", ocr=ocr, ocr_languages="eng")
+    report = Service(settings, embedder=embedder).ingest([folder])
+    assert report.added == added
+    assert [f["error"] for f in report.failed] == (
+        []
+        if ocr
+        else ["an image: its text can only be read by OCR, which is turned off (ASSISTANT_OCR)"]
+    )
