@@ -24,7 +24,7 @@ from ingest.chrome import is_chrome
 from ingest.document import Block, Document
 from ingest.encoding import Decoded
 from ingest.normalize import assemble
-from ingest.titles import choose_title, headline
+from ingest.titles import choose_title, headline, meaningful_date
 
 _TAG = re.compile(r"<(?:[a-zA-Z/!?][^<>]*)>", re.DOTALL)
 _STRAY_STRONG = re.compile(r"\*{2,}")
@@ -138,5 +138,5 @@ def load_markdown(path: Path, doc_id: str, decoded: Decoded) -> Document:
         blocks,
         title=choose_title(meta_text(meta.get("title")), headline(blocks), fallback=path.stem),
         source=meta_text(meta.get("source_url")) or meta_text(meta.get("url")) or str(path),
-        date=meta_text(meta.get("date")),
+        date=meaningful_date(meta_text(meta.get("date"))),
     )

@@ -92,3 +92,30 @@ def choose_title(*candidates: object, fallback: str) -> str:
         if title:
             return title
     return fallback
+
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:[T ][\d:.+\-Z ]*)?$")
+# placeholders generators write for "no date": the Unix, Windows and DOS/zip epochs
+_PLACEHOLDER_DATES = ("1970-01-01", "1601-01-01", "1980-01-01")
+MIN_YEAR = 1800
+
+
+def meaningful_date(value: object) -> str:
+    """``value`` (a date, or text starting with an ISO date) as text when it can be the date
+    the document was issued, else "": no placeholders, no impossible or far-future dates."""
+    import datetime
+
+    if isinstance(value, datetime.date):
+        value = value.isoformat()
+    if not isinstance(value, str):
+        return ""
+    text = value.strip()
+    match = _DATE.match(text)
+    if match is None:
+        return text[:100] if re.search(r"\b(?:1[89]|20)\d{2}\b", text) else ""
+    year = int(match.group(1))
+    if not MIN_YEAR <= year <= datetime.date.today().year + 1:
+        return ""
+    if any(text.startswith(placeholder) for placeholder in _PLACEHOLDER_DATES):
+        return ""
+    return text[:100]

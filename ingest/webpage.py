@@ -19,7 +19,7 @@ from ingest.document import Block, Document
 from ingest.encoding import Decoded, decode
 from ingest.errors import LoadError
 from ingest.normalize import assemble
-from ingest.titles import choose_title, headline
+from ingest.titles import choose_title, headline, meaningful_date
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 # "Fact Sheet: Sanctions | The White House": the site name after a separator is not the title
@@ -253,7 +253,7 @@ def _extract(text: str) -> tuple[str, str, list[Block]]:
     body = getattr(result, "body", None)
     if body is None:
         return title, "", []
-    return title, getattr(result, "date", None) or "", _xml_blocks(body)
+    return title, meaningful_date(getattr(result, "date", None)), _xml_blocks(body)
 
 
 @functools.cache
