@@ -27,6 +27,7 @@ from ingest.normalize import assemble
 from ingest.titles import choose_title, headline, meaningful_date
 
 _TAG = re.compile(r"<(?:[a-zA-Z/!?][^<>]*)>", re.DOTALL)
+_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _STRAY_STRONG = re.compile(r"\*{2,}")
 _STRAY_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\w)|(?<=[\w.,;:!?])\*(?![\w*])")
 
@@ -71,7 +72,7 @@ def _inline_lines(token: Token) -> Iterator[str]:
             parts.append(child.content)
         elif kind == "softbreak":
             parts.append(" ")
-        elif kind == "hardbreak":
+        elif kind == "hardbreak" or (kind == "html_inline" and _BREAK.match(child.content)):
             yield _clean("".join(parts))
             parts = []
         elif kind == "image":

@@ -175,7 +175,10 @@ _SOFT_BREAK = "\ufffe"  # PDFium's mark for a word hyphenated across a line end
 
 
 def _words(textpage: Any, height: float) -> list[dict[str, Any]]:
-    """Words with their boxes (top-down coordinates, as pdfplumber gives them)."""
+    """Words with their boxes (top-down coordinates, as pdfplumber gives them). Rotated
+    characters (a stamp up the margin) are left out: they belong to no line."""
+    import pypdfium2.raw as pdfium_c
+
     text = textpage.get_text_range()
     words: list[dict[str, Any]] = []
     chars: list[str] = []
@@ -200,6 +203,10 @@ def _words(textpage: Any, height: float) -> list[dict[str, Any]]:
             close("-")
             continue
         if char in _BREAKS or char == "\ufeff":
+            close()
+            continue
+        angle = pdfium_c.FPDFText_GetCharAngle(textpage.raw, index)
+        if 0.05 < angle < 6.23:  # radians; upright text is 0 (or a hair under 2 pi)
             close()
             continue
         left, bottom, right, top = textpage.get_charbox(index, loose=True)

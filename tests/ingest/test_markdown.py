@@ -29,6 +29,8 @@ signed in __2023__ by the `Council`. ![Seal of the Council](seal.png)
 | State | every two years |
 
 To view the report, visit: <https://example.gov/report.pdf>
+
+Signed by the Council.<br>Washington, D.C.
 """
 
 
@@ -42,6 +44,7 @@ To view the report, visit: <https://example.gov/report.pdf>
         "1. A nested step with underlined text.",
         "State | every two years",
         "To view the report, visit: https://example.gov/report.pdf",
+        "Signed by the Council.\n\nWashington, D.C.",  # <br>: a line break, not glued text
     ],
 )
 def test_markdown_renders_to_visible_text(tmp_path: Path, visible: str) -> None:

@@ -165,3 +165,19 @@ def test_a_sentence_that_opens_every_page_is_body_text_not_a_header(tmp_path: Pa
     pages = [[opening, f"training in area number {n} of the statute."] for n in (1, 2, 3)]
     document = load_document(_pages_pdf(tmp_path / "s.pdf", pages, ""), "s.pdf")
     assert document.text.count(opening) == 3
+
+
+def test_rotated_margin_stamp_is_left_out(tmp_path: Path) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=11)
+    pdf.set_xy(20, 30)
+    pdf.cell(150, 6, "The upright body line is the text of the page.")
+    with pdf.rotation(90, x=10, y=200):
+        pdf.set_xy(10, 200)
+        pdf.cell(100, 6, "arXiv:2401.00001 STAMP")
+    pdf.output(str(tmp_path / "stamp.pdf"))
+    document = load_document(tmp_path / "stamp.pdf", "stamp.pdf")
+    assert document.text == "The upright body line is the text of the page."
