@@ -22,7 +22,13 @@ from ingest.normalize import assemble
 from ingest.titles import choose_title, headline, meaningful_date
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-# "Fact Sheet: Sanctions | The White House": the site name after a separator is not the title
+# class or id of a site-chrome element: the .gov banner, cookie consent, skip links, crumbs
+_CHROME_NAME = re.compile(
+    r"^(?:usa-banner|govbanner|gov-banner|site-banner|cookie.*|.*-cookie.*|consent.*|"
+    r"gdpr.*|skip-?(?:nav|link|to-content).*|breadcrumbs?|share-?(?:bar|buttons?)|social-share)$",
+    re.IGNORECASE,
+)
+# "Fact Sheet: Sanctions | The White House": the site name after a separator is no title
 _SITE_SEPARATOR = re.compile(r"\s+(?:\||–|—|::|»)\s+")
 
 
@@ -107,6 +113,9 @@ def _walk(text: str) -> tuple[str, list[Block]]:
         title = title_tag.get_text(" ", strip=True) if title_tag else ""
         for tag in soup.find_all(_HTML_DROP):
             tag.decompose()
+        # chrome that is not in a nav/header/footer element
+        for tag in [*soup.find_all(class_=_CHROME_NAME), *soup.find_all(id=_CHROME_NAME)]:
+            tag.decompose()
         for tag in soup.find_all(["head", "title", "meta", "link"]):
             tag.decompose()
         for tag in soup.find_all("br"):
@@ -166,8 +175,9 @@ def _walk(text: str) -> tuple[str, list[Block]]:
 
 
 def _page_title(title: str) -> str:
-    parts = _SITE_SEPARATOR.split(title)
-    return max(parts, key=len) if len(parts) > 1 else title
+    """The page's own part of a <title>: sites put their name after the separator."""
+    parts = [part for part in _SITE_SEPARATOR.split(title) if part.strip()]
+    return parts[0] if parts else title
 
 
 def _xml_text(element: Any) -> str:
@@ -295,7 +305,7 @@ def load_html(path: Path, doc_id: str, decoded: Decoded) -> Document:
         # <article>, a "content" div) and fell back to bare paragraphs; the walk of the page
         # gives back the headings and lists around them
         walked_title, walked = _walk(decoded.text)
-        title = title or walked_title
+        title = title or _page_title(walked_title)
         blocks = _main_region(walked, blocks) if blocks else walked
     blocks = [b for b in blocks if not is_chrome(b.text)]
     return assemble(

@@ -125,3 +125,16 @@ def test_page_without_metadata_takes_its_headline_as_title(tmp_path: Path) -> No
     )
     document = load_document(path, "saved.html")
     assert document.title == "USNORTHCOM delivers training to Mexican Army and Navy"
+
+
+def test_a_fragment_too_small_to_extract_is_walked_without_its_chrome(tmp_path: Path) -> None:
+    path = tmp_path / "notice.html"
+    path.write_text(
+        "<html><head><title>Notice | Ministry</title></head><body>"
+        "<section class='usa-banner'><p>BANNERTEXT</p></section>"
+        "<div id='cookie-consent'><p>COOKIETEXT</p></div>"
+        "<nav>NAVTEXT</nav><p>The office is closed on Monday.</p></body></html>",
+        encoding="utf-8",
+    )
+    document = load_document(path, "notice.html")
+    assert (document.title, document.text) == ("Notice", "The office is closed on Monday.")
