@@ -35,6 +35,7 @@ from ingest.titles import choose_title, headline
 EDGE = 0.1  # the top and bottom tenth of a page hold its running header and footer
 EDGE_LINES = 3  # of which at most this many lines at either end
 MAX_FURNITURE_CHARS = 160
+MIN_COLUMN_WORDS = 4  # median words per line of a text column
 _PAGE_NUMBER = re.compile(
     r"^(?:(?:page|p[aá]gina|p[aá]g\.?|p\.)\s*)?[-–—(\[]?\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*"
     r"[-–—)\]]?\s*(?:(?:of|de|/)\s*\d{1,4})?$",
@@ -112,6 +113,12 @@ def _gutter(rows: list[list[dict[str, Any]]], width: float) -> float | None:
     right = sum(1 for w in words if w["x0"] >= gutter)
     if min(left, right) < 0.25 * len(words):
         return None
+    # columns of prose have several words a line; a list of labels and values has one or two
+    # on its left side, and is read row by row
+    for side in (lambda w: w["x1"] <= gutter, lambda w: w["x0"] >= gutter):
+        counts = [n for n in (sum(1 for w in row if side(w)) for row in rows) if n]
+        if statistics.median(counts) < MIN_COLUMN_WORDS:
+            return None
     return gutter
 
 

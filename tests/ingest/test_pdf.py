@@ -181,3 +181,23 @@ def test_rotated_margin_stamp_is_left_out(tmp_path: Path) -> None:
     pdf.output(str(tmp_path / "stamp.pdf"))
     document = load_document(tmp_path / "stamp.pdf", "stamp.pdf")
     assert document.text == "The upright body line is the text of the page."
+
+
+def test_labels_and_values_side_by_side_are_read_row_by_row(tmp_path: Path) -> None:
+    """An unruled list of labels and values has a gap down the page, but is no two columns."""
+    from fpdf import FPDF
+
+    words = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth"]
+    rows = [(f"Objective number {n}", f"the {word} line of effort") for n, word in enumerate(words)]
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=10)
+    for row, (label, value) in enumerate(rows):
+        pdf.set_xy(20, 40 + row * 6)
+        pdf.cell(40, 6, label)
+        pdf.set_xy(110, 40 + row * 6)
+        pdf.cell(90, 6, value)
+    pdf.output(str(tmp_path / "labels.pdf"))
+    text = load_document(tmp_path / "labels.pdf", "labels.pdf").text
+    for label, value in rows:
+        assert f"{label} {value}" in text
