@@ -4,15 +4,17 @@ python-docx opens the package and names the styles; the body is read from its XM
 ``Paragraph.text`` skips runs inside ``w:ins`` (so every tracked insertion was lost) and
 knows nothing of footnotes. The accepted view keeps insertions and moved-to text, drops
 deletions, moved-from text, hidden runs and field instructions, and reads a drawing's
-``mc:Choice`` but not its duplicate ``mc:Fallback``. A footnote or endnote follows the
-paragraph that cites it, as "1 Text of the note", so its location is that paragraph's.
+``mc:Choice`` but not its duplicate ``mc:Fallback``. List and heading numbers that Word
+draws from the numbering definitions ("1.", "a)", "Artículo 3.-", bullets as "•") are put
+in front of their paragraph. A footnote or endnote follows the paragraph that cites it, as
+"1 Text of the note", so its location is that paragraph's.
 """
 
 from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,11 +108,133 @@ def _notes(document: Any, relationship: str, kind: str) -> dict[str, str]:
     }
 
 
+def _roman(number: int) -> str:
+    digits = [
+        (1000, "m"),
+        (900, "cm"),
+        (500, "d"),
+        (400, "cd"),
+        (100, "c"),
+        (90, "xc"),
+        (50, "l"),
+        (40, "xl"),
+        (10, "x"),
+        (9, "ix"),
+        (5, "v"),
+        (4, "iv"),
+        (1, "i"),
+    ]
+    out = ""
+    for value, letters in digits:
+        while number >= value:
+            out += letters
+            number -= value
+    return out
+
+
+def _letters(number: int) -> str:
+    """1 -> a, 26 -> z, 27 -> aa: Word repeats the letter."""
+    return chr(ord("a") + (number - 1) % 26) * ((number - 1) // 26 + 1)
+
+
+_FORMATS: dict[str, Callable[[int], str]] = {
+    "decimal": str,
+    "decimalZero": lambda n: f"{n:02d}",
+    "lowerLetter": _letters,
+    "upperLetter": lambda n: _letters(n).upper(),
+    "lowerRoman": _roman,
+    "upperRoman": lambda n: _roman(n).upper(),
+    "none": lambda n: "",
+}
+
+
+class _Numbering:
+    """The numbers Word draws in front of list and heading paragraphs (numbering.xml)."""
+
+    def __init__(self, document: Any, styles: dict[str, Any]) -> None:
+        self.levels: dict[str, dict[int, tuple[str, str, int]]] = {}  # numId -> ilvl -> level
+        self.counters: dict[str, list[int]] = {}
+        self.styles = styles  # styleId -> style element, for numbering set by a style
+        try:
+            root = document.part.numbering_part.element
+        except (KeyError, NotImplementedError, AttributeError):
+            return
+        abstract: dict[str, dict[int, tuple[str, str, int]]] = {}
+        for definition in root.findall(f"{W}abstractNum"):
+            abstract[definition.get(f"{W}abstractNumId", "")] = {
+                int(level.get(f"{W}ilvl", "0")): _level(level)
+                for level in definition.findall(f"{W}lvl")
+            }
+        for num in root.findall(f"{W}num"):
+            ref = num.find(f"{W}abstractNumId")
+            levels = dict(abstract.get(ref.get(f"{W}val", "") if ref is not None else "", {}))
+            for override in num.findall(f"{W}lvlOverride"):
+                ilvl = int(override.get(f"{W}ilvl", "0"))
+                start = override.find(f"{W}startOverride")
+                if ilvl in levels and start is not None:
+                    fmt, text, _ = levels[ilvl]
+                    levels[ilvl] = (fmt, text, int(start.get(f"{W}val", "1")))
+            self.levels[num.get(f"{W}numId", "")] = levels
+
+    def _num_pr(self, paragraph: Any) -> tuple[str, int] | None:
+        props = paragraph.find(f"{W}pPr/{W}numPr")
+        style = paragraph.find(f"{W}pPr/{W}pStyle")
+        style_id = style.get(f"{W}val") if style is not None else None
+        for _ in range(10):  # a style, and the styles it is based on
+            if props is not None:
+                break
+            element = self.styles.get(style_id or "")
+            if element is None:
+                return None
+            props = element.find(f"{W}pPr/{W}numPr")
+            based = element.find(f"{W}basedOn")
+            style_id = based.get(f"{W}val") if based is not None else None
+        if props is None:
+            return None
+        num = props.find(f"{W}numId")
+        ilvl = props.find(f"{W}ilvl")
+        num_id = num.get(f"{W}val", "") if num is not None else ""
+        return num_id, int(ilvl.get(f"{W}val", "0")) if ilvl is not None else 0
+
+    def label(self, paragraph: Any) -> str:
+        found = self._num_pr(paragraph)
+        if found is None or found[0] in ("", "0") or found[0] not in self.levels:
+            return ""
+        num_id, ilvl = found
+        levels = self.levels[num_id]
+        if ilvl not in levels:
+            return ""
+        counters = self.counters.setdefault(num_id, [0] * 9)
+        counters[ilvl] = counters[ilvl] + 1 if counters[ilvl] else levels[ilvl][2]
+        for deeper in range(ilvl + 1, len(counters)):
+            counters[deeper] = 0
+        fmt, text, _ = levels[ilvl]
+        if fmt == "bullet":
+            return "•"
+        for level in range(ilvl + 1):
+            value = counters[level] or (levels.get(level, ("", "", 1))[2])
+            shown = _FORMATS.get(levels.get(level, ("decimal", "", 1))[0], str)(value)
+            text = text.replace(f"%{level + 1}", shown)
+        return text.strip()
+
+
+def _level(level: Any) -> tuple[str, str, int]:
+    fmt = level.find(f"{W}numFmt")
+    text = level.find(f"{W}lvlText")
+    start = level.find(f"{W}start")
+    return (
+        fmt.get(f"{W}val", "decimal") if fmt is not None else "decimal",
+        text.get(f"{W}val", "") if text is not None else "",
+        int(start.get(f"{W}val", "1")) if start is not None else 1,
+    )
+
+
 class _Reader:
     def __init__(self, document: Any) -> None:
         from docx.opc.constants import RELATIONSHIP_TYPE as RT
 
         self.styles = {s.style_id: s.name or "" for s in document.styles}
+        self.numbering = _Numbering(document, {s.style_id: s.element for s in document.styles})
         self.notes = {
             "footnote": _notes(document, RT.FOOTNOTES, "footnote"),
             "endnote": _notes(document, RT.ENDNOTES, "endnote"),
@@ -133,7 +257,10 @@ class _Reader:
         return 0
 
     def paragraph(self, paragraph: Any) -> None:
-        self.blocks.append(Block(_text(paragraph), heading_level=self.level(paragraph)))
+        text = _text(paragraph)
+        label = self.numbering.label(paragraph)  # counted even when empty, as Word does
+        text = f"{label} {text}" if label and text.strip() else text
+        self.blocks.append(Block(text, heading_level=self.level(paragraph)))
         for kind in ("footnote", "endnote"):
             for note_id in _note_ids(paragraph, kind):
                 text = self.notes[kind].get(note_id, "")

@@ -137,3 +137,57 @@ def test_a_real_core_title_is_kept(tmp_path: Path) -> None:
 
     path = write_docx(tmp_path / "c.docx", [("h1", "Heading"), ("p", "Body.")], title="Plan 2024")
     assert load_document(path, "c.docx").title == "Plan 2024"
+
+
+LEGAL_NUMBERING = (
+    f'<w:abstractNum {W_NS} w:abstractNumId="90">'
+    '<w:lvl w:ilvl="0"><w:start w:val="1"/><w:numFmt w:val="decimal"/>'
+    '<w:lvlText w:val="Artículo %1.-"/></w:lvl>'
+    '<w:lvl w:ilvl="1"><w:start w:val="1"/><w:numFmt w:val="lowerLetter"/>'
+    '<w:lvlText w:val="%2)"/></w:lvl>'
+    '<w:lvl w:ilvl="2"><w:start w:val="1"/><w:numFmt w:val="upperRoman"/>'
+    '<w:lvlText w:val="%3."/></w:lvl></w:abstractNum>'
+)
+
+
+def _numbered(text: str, level: int) -> str:
+    return _paragraph(
+        f'<w:pPr><w:numPr><w:ilvl w:val="{level}"/><w:numId w:val="90"/></w:numPr></w:pPr>',
+        _run(text),
+    )
+
+
+def test_list_and_article_numbers_are_shown_as_word_draws_them(tmp_path: Path) -> None:
+    import docx
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    document.add_paragraph("A numbered step.", style="List Number")
+    document.add_paragraph("Another numbered step.", style="List Number")
+    document.add_paragraph("A bulleted point.", style="List Bullet")
+    numbering = document.part.numbering_part.element
+    numbering.insert(0, parse_xml(LEGAL_NUMBERING))
+    numbering.append(parse_xml(f'<w:num {W_NS} w:numId="90"><w:abstractNumId w:val="90"/></w:num>'))
+    sect = document.element.body[-1]
+    for text, level in [
+        ("La ley es de orden público.", 0),
+        ("Su objeto es prevenir la violencia.", 0),
+        ("en el ámbito familiar;", 1),
+        ("en el ámbito laboral;", 1),
+        ("Fracción primera.", 2),
+        ("Las autoridades la aplican.", 0),
+    ]:
+        sect.addprevious(parse_xml(_numbered(text, level)))
+    document.save(str(tmp_path / "ley.docx"))
+    text = load_document(tmp_path / "ley.docx", "ley.docx").text
+    assert text.split("\n\n") == [
+        "1. A numbered step.",
+        "2. Another numbered step.",
+        "• A bulleted point.",
+        "Artículo 1.- La ley es de orden público.",
+        "Artículo 2.- Su objeto es prevenir la violencia.",
+        "a) en el ámbito familiar;",
+        "b) en el ámbito laboral;",
+        "I. Fracción primera.",
+        "Artículo 3.- Las autoridades la aplican.",
+    ]
