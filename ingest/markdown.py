@@ -10,7 +10,6 @@ the delimiters it leaves as text are removed, as a browser would not show them e
 from __future__ import annotations
 
 import datetime
-import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +24,8 @@ from ingest.document import Block, Document
 from ingest.encoding import Decoded
 from ingest.normalize import assemble
 from ingest.titles import choose_title, headline, meaningful_date
+from ingest.webpage import html_fragment_blocks
 
-_TAG = re.compile(r"<(?:[a-zA-Z/!?][^<>]*)>", re.DOTALL)
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _STRAY_STRONG = re.compile(r"\*{2,}")
 _STRAY_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\w)|(?<=[\w.,;:!?])\*(?![\w*])")
@@ -123,11 +122,15 @@ def markdown_blocks(body: str) -> list[Block]:
         elif kind in ("fence", "code_block"):
             blocks.append(Block(" ".join(token.content.splitlines())))  # verbatim
         elif kind == "html_block":
-            # raw HTML (a stray <span> line opens one): its text, with Markdown inside rendered
-            text = html.unescape(_TAG.sub(" ", token.content))
-            for inner in parser.parse(text):
-                if inner.type == "inline":
-                    blocks.extend(Block(line) for line in _inline_lines(inner) if line.strip())
+            # raw HTML (a table, or a stray <span> line that swallows the paragraph after
+            # it): read as a page is, then any Markdown left in its text rendered
+            for block in html_fragment_blocks(token.content):
+                for inner in parser.parseInline(block.text):
+                    blocks.extend(
+                        Block(line, heading_level=block.heading_level)
+                        for line in _inline_lines(inner)
+                        if line.strip()
+                    )
     return [b for b in blocks if not is_chrome(b.text)]
 
 

@@ -174,6 +174,11 @@ def _walk(text: str) -> tuple[str, list[Block]]:
     return title, blocks
 
 
+def html_fragment_blocks(fragment: str) -> list[Block]:
+    """The blocks of a piece of HTML (in a Markdown file, say), tables as rows."""
+    return _walk(fragment)[1]
+
+
 def _page_title(title: str) -> str:
     """The page's own part of a <title>: sites put their name after the separator."""
     parts = [part for part in _SITE_SEPARATOR.split(title) if part.strip()]

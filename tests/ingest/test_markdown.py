@@ -31,6 +31,11 @@ signed in __2023__ by the `Council`. ![Seal of the Council](seal.png)
 To view the report, visit: <https://example.gov/report.pdf>
 
 Signed by the Council.<br>Washington, D.C.
+
+<table>
+<tr><th>Week</th><th>Module</th></tr>
+<tr><td>2</td><td>**Accountability**</td></tr>
+</table>
 """
 
 
@@ -45,6 +50,7 @@ Signed by the Council.<br>Washington, D.C.
         "State | every two years",
         "To view the report, visit: https://example.gov/report.pdf",
         "Signed by the Council.\n\nWashington, D.C.",  # <br>: a line break, not glued text
+        "Week | Module\n\n2 | Accountability",  # an HTML table: one row a block
     ],
 )
 def test_markdown_renders_to_visible_text(tmp_path: Path, visible: str) -> None:
@@ -54,7 +60,8 @@ def test_markdown_renders_to_visible_text(tmp_path: Path, visible: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "markup", ["**", "__", "](", "https://x.gov/plan", "`", "<span", "<sup>", "![", "| ---"]
+    "markup",
+    ["**", "__", "](", "https://x.gov/plan", "`", "<span", "<sup>", "![", "| ---", "<td>", "<tr>"],
 )
 def test_markdown_markup_is_gone(tmp_path: Path, markup: str) -> None:
     path = tmp_path / "plan.md"
