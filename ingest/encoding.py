@@ -42,7 +42,10 @@ def decode(data: bytes, declared: str | None = None) -> Decoded:
             return Decoded(_strict(data, "utf-16-le"), "utf-16-le")
         if even_nuls > 0.4 * half and odd_nuls < 0.05 * half:
             return Decoded(_strict(data, "utf-16-be"), "utf-16-be")
-        raise LoadError("binary content, not text; only text, Markdown, HTML, PDF and DOCX load")
+        raise LoadError(
+            "binary content, not text; only text, Markdown, HTML, PDF, DOCX and images "
+            "(PNG, JPEG, TIFF) load"
+        )
     try:
         return Decoded(data.decode("utf-8-sig"), UTF8)
     except UnicodeDecodeError as exc:

@@ -72,7 +72,7 @@ def load_image(path: Path, doc_id: str, data: bytes, wanted: str) -> Document:
 
     from PIL import Image, ImageSequence, UnidentifiedImageError
 
-    from ingest.pdf import scanned_blocks
+    from ingest.layout import scanned_blocks
 
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     blocks: list[Block] = []
