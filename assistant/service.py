@@ -22,6 +22,7 @@ from assistant.retrieval import Hit, Retriever, Scope
 from assistant.settings import Settings
 from assistant.uploads import Upload, UploadDir
 from ingest.embedding import Embedder, EmbeddingModelError
+from ingest.loaders import LoadOptions
 from ingest.store import (
     ChromaStore,
     DocRecord,
@@ -165,6 +166,9 @@ class Service:
                 progress=progress,
                 flush_at=self.settings.ingest_batch,
                 tags=tags,
+                load_options=LoadOptions(
+                    ocr=self.settings.ocr, ocr_languages=self.settings.ocr_languages
+                ),
             )
         )
 
@@ -324,7 +328,7 @@ class Service:
             outcome["path"] = by_path.get(outcome["path"], Path(outcome["path"]).name)
         failed = {by_path.get(f["path"], f["path"]) for f in report.failed}
         uploads.commit(staged, failed)
-        for problem in report.failed:
+        for problem in [*report.failed, *report.encodings]:
             problem["path"] = by_path.get(problem["path"], Path(problem["path"]).name)
         if failed and len(failed) == len(staged):
             reasons = "; ".join(f"{f['path']}: {f['error']}" for f in report.failed)

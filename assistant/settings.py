@@ -52,6 +52,18 @@ class Settings(BaseSettings):
         "sort better by length and write with fewer store calls, at the memory of their "
         "texts and vectors.",
     )
+    ocr: bool = Field(
+        default=True,
+        description="Read PDF pages without a text layer and PNG/JPEG/TIFF images with "
+        "Tesseract OCR (Debian: tesseract-ocr, tesseract-ocr-eng, tesseract-ocr-spa); false = "
+        "such files are reported as failed, and no OCR runs.",
+    )
+    ocr_languages: str = Field(
+        default="eng+spa",
+        pattern=r"^[A-Za-z_]{3,}(?:\+[A-Za-z_]{3,})*$",
+        description="Tesseract language packs OCR reads with, '+'-joined; packs that are not "
+        "installed are skipped.",
+    )
     top_k: int = Field(default=6, ge=1, le=50, description="Passages retrieved per question.")
     dense_weight: float = Field(
         default=0.75,

@@ -22,7 +22,7 @@ from ingest.chunking import chunk_document
 from ingest.document import Chunk, Document
 from ingest.embedding import Embedder
 from ingest.language import detect_language
-from ingest.loaders import LoadError, load_document
+from ingest.loaders import LoadError, LoadOptions, load_document
 from ingest.sentences import sentence_spans
 from ingest.span_vectors import FORMAT as SPAN_FORMAT
 from ingest.span_vectors import SpanVectors, pack
@@ -38,6 +38,8 @@ class IngestReport:
     chunks: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
     documents: list[dict[str, str]] = field(default_factory=list)  # doc_id, path, status
+    # files read in a legacy encoding, found by detection: {"path", "encoding"}
+    encodings: list[dict[str, str]] = field(default_factory=list)
     embedded: int = 0
     model_loaded: bool = False
     seconds: float = 0.0
@@ -51,6 +53,7 @@ class IngestReport:
             "chunks": self.chunks,
             "failed": self.failed,
             "documents": self.documents,
+            "encodings": self.encodings,
             "embedded": self.embedded,
             "model_loaded": self.model_loaded,
             "seconds": round(self.seconds, 3),
@@ -347,6 +350,7 @@ def sync(
     progress: ProgressFn | None = None,
     flush_at: int = 1024,
     tags: Sequence[str] = (),
+    load_options: LoadOptions | None = None,
 ) -> IngestReport:
     """Bring the store in line with the given files and folders; see the module docstring.
 
@@ -392,7 +396,7 @@ def sync(
                 report.documents.append(_outcome(source, "unchanged"))
                 continue
             try:
-                document = load_document(source.path, source.doc_id)
+                document = load_document(source.path, source.doc_id, load_options)
             except LoadError as exc:
                 report.failed.append({"path": str(source.path), "error": str(exc)})
                 continue
@@ -404,6 +408,10 @@ def sync(
                     }
                 )
                 continue
+            if "encoding" in document.metadata:
+                report.encodings.append(
+                    {"path": str(source.path), "encoding": document.metadata["encoding"]}
+                )
             new_record = DocRecord(
                 doc_id=source.doc_id,
                 doc_hash=document.content_hash,

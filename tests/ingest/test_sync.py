@@ -200,9 +200,10 @@ BAD_FILES = [
     ("scan.pdf", lambda p: write_pdf(p, [""]), r"no text layer .*OCR"),
     ("broken.docx", lambda p: p.write_bytes(b"PK\x03\x04 not a zip"), r"^corrupt DOCX"),
     (
-        "latin1.txt",
-        lambda p: p.write_bytes("Caf\u00e9 r\u00e9sum\u00e9 na\u00efve".encode("latin-1")),
-        r"^not valid UTF-8 \(bad byte at offset 3\); re-save the file as UTF-8",
+        "noise.txt",
+        lambda p: p.write_bytes(b"ok " + bytes(range(128, 256)) * 4),
+        r"^not valid UTF-8 \(bad byte at offset 3\) and no other text encoding decodes it "
+        r"cleanly; re-save the file as UTF-8",
     ),
     ("cut-utf16.txt", lambda p: p.write_bytes(b"\xff\xfeA\x00B"), r"^not valid UTF-16"),
     ("drawing.xyz", lambda p: p.write_text("text"), r"^unsupported file type '\.xyz'; supported:"),
@@ -215,6 +216,9 @@ GOOD_FILES = {
     "utf16-bom.txt": "UTF-16 caf\u00e9 notes about the WPS course.".encode("utf-16"),
     "utf16le-bom.txt": b"\xff\xfe" + "Little endian r\u00e9sum\u00e9 text.".encode("utf-16-le"),
     "utf8-bom.txt": b"\xef\xbb\xbf" + "UTF-8 with a BOM, na\u00efve text.".encode(),
+    "latin1.txt": "Caf\u00e9 r\u00e9sum\u00e9 na\u00efve notes of the Bogot\u00e1 course.".encode(
+        "latin-1"
+    ),
 }
 
 

@@ -59,9 +59,16 @@ def elf_as_markdown(folder: Path) -> Path:
     return path
 
 
-def invalid_utf8(folder: Path) -> Path:
+def latin1_text(folder: Path) -> Path:
     path = folder / "latin1.txt"
     path.write_bytes(("Résumé of the naïve café meeting. " * 20).encode("latin-1"))
+    return path
+
+
+def undecodable_text(folder: Path) -> Path:
+    """Not UTF-8, and no legacy encoding decodes it without garbage."""
+    path = folder / "noise.txt"
+    path.write_bytes(bytes(range(128, 256)) * 8)
     return path
 
 
