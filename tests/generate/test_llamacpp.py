@@ -29,11 +29,14 @@ from tests.generate.test_injection import INJECTION, UNRELATED
 pytestmark = pytest.mark.slow
 
 PIECE = re.compile(r"(.*?)((?:\s*\[\d+\])+)", re.S)
+_LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 
 
 def supported(sentence: str, quote: str, asked: str) -> bool:
     """Independent of the verifier: the sentence's words that the question did not bring are
-    (nearly all) in its quote, acronyms read either way."""
+    (nearly all) in its quote, acronyms read either way. A leading bullet or list number is
+    the answer's layout ("4. Department of State" for "(B) the Department of State;")."""
+    sentence = _LIST_MARK.sub("", sentence)
     expand = acronyms([quote, asked])
     said = set(tokens(sentence)) - set(tokens(asked))
     have = set(tokens(quote)) | set(tokens(asked))
