@@ -13,7 +13,7 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -381,7 +381,7 @@ def chat_completions(body: CompletionRequest, service: ServiceDep) -> Any:
     extra = body.model_extra or {}
     scope = service.scope(_names(extra, "documents"), _names(extra, "tags"))
     answer = service.ask(question, history, scope=scope)
-    reply = _Completion(body.model, answer)
+    reply = _Completion(body.model, answer, service.embedder.count_tokens)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return _event_stream(reply.chunks(include_usage), done_marker=True)
@@ -511,8 +511,9 @@ def _openai_conversation(messages: Sequence[CompletionMessage]) -> tuple[str, li
 class _Completion:
     """One answer rendered in the OpenAI chat-completions shapes."""
 
-    def __init__(self, model: str, answer: Answer):
+    def __init__(self, model: str, answer: Answer, count: Callable[[str], int]):
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.count = count
         self.created = int(time.time())
         self.model = model
         self.answer = answer
@@ -520,8 +521,9 @@ class _Completion:
         self.extra = {key: data[key] for key in ("citations", "refused", "passages")}
 
     def _usage(self) -> dict[str, int]:
-        prompt = len(self.answer.question.split())
-        completion = len(self.answer.answer.split())
+        # counted by the embedding model's WordPiece tokenizer, the one model that read them
+        prompt = self.count(self.answer.question)
+        completion = self.count(self.answer.answer)
         return {
             "prompt_tokens": prompt,
             "completion_tokens": completion,

@@ -200,6 +200,12 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
+    @field_validator("data_dir", "reader_weights", mode="before")
+    @classmethod
+    def _expand_home(cls, value: object) -> object:
+        # "~/..." in .env or the environment is the user's home, not a folder named "~"
+        return Path(value).expanduser() if isinstance(value, str | Path) and value else value
+
     @field_validator("chroma_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:

@@ -40,6 +40,7 @@ class Embedder:
         self._model: Any = None
         self._lock = threading.Lock()
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
         self.texts_embedded = 0
         self.cache_size = 20_000  # about 30 MB of 384-d vectors
 
@@ -150,31 +151,48 @@ class Embedder:
         )["input_ids"]
         return [len(row) for row in ids]
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` in the model's own tokenizer, whole (no truncation, no special
+        tokens): what an OpenAI-style ``usage`` reports for the extractive answerer."""
+        tokenizer = getattr(self.model, "tokenizer", None)
+        if tokenizer is None:
+            return len(text.split())
+        ids = tokenizer(
+            text,
+            add_special_tokens=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+            verbose=False,
+        )["input_ids"]
+        return len(ids)
+
     def embed_cached(self, texts: Sequence[str]) -> np.ndarray:
-        """Encode texts, reusing vectors of texts seen recently (answer sentences recur)."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._query_cache))
-        if missing:
-            for text, vector in zip(missing, self.embed(missing), strict=True):
-                self._query_cache[text] = vector
-        rows = []
-        for text in texts:
-            self._query_cache.move_to_end(text)
-            rows.append(self._query_cache[text])
-        while len(self._query_cache) > self.cache_size:
-            self._query_cache.popitem(last=False)
+        """Encode texts, reusing vectors of texts seen recently (answer sentences recur).
+
+        The cache is shared by the API's worker threads: it is only read and written under
+        its lock (an eviction between a lookup and ``move_to_end`` was a KeyError), and the
+        encoding itself runs outside it."""
+        found = self._through_cache(texts)
+        rows = [found[t] for t in texts]
         return np.stack(rows) if rows else np.zeros((0, self.dimension), dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
         """Encode one query, remembering recent ones (follow-ups and retries repeat them)."""
-        cached = self._query_cache.get(text)
-        if cached is not None:
-            self._query_cache.move_to_end(text)
-            return cached
-        vector = self.embed([text])[0]
-        self._query_cache[text] = vector
-        if len(self._query_cache) > self.cache_size:
-            self._query_cache.popitem(last=False)
-        return vector
+        return self._through_cache([text])[text]
+
+    def _through_cache(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        with self._cache_lock:
+            found = {t: self._query_cache[t] for t in texts if t in self._query_cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            found.update(zip(missing, self.embed(missing), strict=True))
+        with self._cache_lock:
+            for text in dict.fromkeys(texts):
+                self._query_cache[text] = found[text]
+                self._query_cache.move_to_end(text)
+            while len(self._query_cache) > self.cache_size:
+                self._query_cache.popitem(last=False)
+        return found
 
 
 def _pool(

@@ -63,3 +63,31 @@ def test_token_lengths_count_what_the_model_sees(embedder: Embedder) -> None:
     assert counts[:2] == real
     assert counts[2] == embedder.model.max_seq_length
     assert counts[0] > counts[1] and len(dense) < 3 * len(plain)  # characters mislead
+
+
+def test_the_query_cache_survives_threads_past_its_size(embedder: Embedder) -> None:
+    # the API's worker threads share one embedder; evictions used to race with lookups
+    import threading
+
+    small = Embedder()
+    small._model = embedder.model  # the loaded model, a private cache
+    small.cache_size = 4
+    pool = [f"Question number {i} about the WPS strategy?" for i in range(10)]
+    expected = {q: v for q, v in zip(pool, embedder.embed(pool), strict=True)}
+    errors: list[BaseException] = []
+
+    def worker(offset: int) -> None:
+        try:
+            for i in range(60):
+                text = pool[(offset + i * 3) % len(pool)]
+                np.testing.assert_allclose(small.embed_query(text), expected[text], atol=1e-5)
+                small.embed_cached([text, pool[(offset + i) % len(pool)]])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(small._query_cache) <= small.cache_size
