@@ -68,15 +68,18 @@ class Passage:
 MAX_GAP = 8  # chunks leave out the blank lines between paragraphs they were split at
 
 
-def stitch(chunks: Sequence[StoredChunk]) -> tuple[str, int]:
-    """Chunks of one document (in text order) joined by their offsets into one stretch of its
-    text; returns the text and its offset. The few characters between two chunks (the
-    whitespace a split dropped) become newlines, so offsets hold; a longer gap ends it."""
+def stitch(chunks: Sequence[StoredChunk], at: int) -> tuple[str, int]:
+    """The stretch of a document's text around offset ``at``, joined from its chunks (in text
+    order) by their offsets; returns the text and its offset. The few characters between two
+    chunks (the whitespace a split dropped) become newlines, so offsets hold; a longer gap
+    starts a new stretch, and the one holding ``at`` is returned."""
     text = ""
     offset = end = chunks[0].start
     for chunk in chunks:
         if chunk.start > end + MAX_GAP:
-            break
+            if offset <= at < end:
+                break
+            text, offset, end = "", chunk.start, chunk.start
         if chunk.start > end:
             text += "\n" * (chunk.start - end)
             end = chunk.start
@@ -256,15 +259,7 @@ class Service:
             chunks = self.store.chunks_between(doc_id, max(0, start - reach), end + reach)
             if not chunks:
                 raise NotFound(f"document {doc_id!r} has no text at {start}-{end}")
-            # the run of (nearly) contiguous chunks that holds the quote
-            runs: list[list[StoredChunk]] = []
-            for chunk in chunks:
-                if runs and chunk.start <= max(c.end for c in runs[-1]) + MAX_GAP:
-                    runs[-1].append(chunk)
-                else:
-                    runs.append([chunk])
-            held = next((r for r in runs if r[0].start <= start < max(c.end for c in r)), chunks)
-            text, offset = stitch(held)
+            text, offset = stitch(chunks, start)
             if not (offset <= start and end <= offset + len(text)):
                 raise NotFound(f"document {doc_id!r} has no text at {start}-{end}")
             lo, hi = start - offset, end - offset
