@@ -11,7 +11,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from assistant.answer import Answer, Citation
+from assistant.answer import Answer
 from assistant.retrieval import Scope
 from ingest.store import DocRecord
 from ingest.sync import IngestReport
@@ -42,14 +42,14 @@ def print_answer(console: Console, answer: Answer) -> None:
     print_citations(console, answer)
 
 
-def _where(c: Citation) -> str:
-    return c.title + (f" — {c.location}" if c.location else "")
+def _where(title: str, location: str) -> str:
+    return title + (f" — {location}" if location else "")
 
 
 def print_citations(console: Console, answer: Answer) -> None:
     """Each citation: number, title and location, the quote, then the document and offsets."""
     for c in answer.citations:
-        console.print(f"[bold cyan][{c.n}][/] [bold]{escape(_where(c))}[/]")
+        console.print(f"[bold cyan][{c.n}][/] [bold]{escape(_where(c.title, c.location))}[/]")
         console.print(Padding(Text(f"“{c.quote}”", style="italic"), (0, 0, 0, 4)))
         console.print(f"    [dim]{escape(c.source or c.doc_id)} · chars {c.start}–{c.end}[/]")
 
@@ -79,9 +79,9 @@ def _md(text: str) -> str:
 
 def print_passage(console: Console, n: int, passage: Passage) -> None:
     """Citation ``n`` in its context: the surrounding paragraph with the quote highlighted."""
-    where = passage.title + (f" — {passage.location}" if passage.location else "")
     console.print()
-    console.rule(f"[bold cyan][{n}][/] {escape(where)}", align="left")
+    where = escape(_where(passage.title, passage.location))
+    console.rule(f"[bold cyan][{n}][/] {where}", align="left")
     lo, hi = passage.quote_start - passage.start, passage.quote_end - passage.start
     body = Text(passage.text[:lo])
     body.append(passage.text[lo:hi], style="bold reverse")
