@@ -78,10 +78,10 @@ class ExtractiveAnswerer:
         embedder: Embedder,
         keyword: KeywordIndex,
         *,
-        k: int = 6,
-        reader: Reader | None = None,
-        threshold: float = 0.5,
-        max_sentences: int = 4,
+        k: int,
+        reader: Reader | None,
+        threshold: float,
+        max_sentences: int,
     ):
         self.retriever = retriever
         self.embedder = embedder

@@ -17,7 +17,9 @@ _ANAPHORA = re.compile(
     re.IGNORECASE,
 )
 _CONTINUATION = re.compile(r"^\s*(and|also|what about|how about|why|what else|more)\b", re.I)
-MAX_HISTORY_TURNS = 6
+# how far back a follow-up's chain of earlier questions is looked for; not the LLM's prompt
+# history (Settings.llm_history_turns), which is how many whole turns a model is shown
+FOLLOWUP_LOOKBACK_TURNS = 6
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ def is_followup(question: str) -> bool:
 
 def followup_context(question: str, history: list[Message]) -> str:
     """The earlier user question(s) a follow-up depends on, or '' for a standalone question."""
-    previous = [m.content for m in history[-2 * MAX_HISTORY_TURNS :] if m.role == "user"]
+    previous = [m.content for m in history[-2 * FOLLOWUP_LOOKBACK_TURNS :] if m.role == "user"]
     if not previous or not is_followup(question):
         return ""
     # walk back through a chain of follow-ups to the question that started it

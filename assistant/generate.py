@@ -53,10 +53,10 @@ class GenerativeAnswerer:
         extractive: ExtractiveAnswerer,
         verifier: Verifier,
         *,
-        max_tokens: int = 300,
-        context_tokens: int = 2048,
-        history_turns: int = 3,
-        max_sentences: int = 4,
+        max_tokens: int,
+        context_tokens: int,
+        history_turns: int,
+        max_sentences: int,
     ):
         self.llm = llm
         self.extractive = extractive

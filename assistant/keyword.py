@@ -28,11 +28,6 @@ from ingest.span_vectors import SpanVectors, pack, unpack
 from ingest.store import ChromaStore, StoredChunk
 from ingest.sync import embed_text
 
-# tuned on the SciFact train split (bench/ir.py); less length normalisation than the textbook
-# 0.75 suits chunks that already have similar lengths
-BM25_K1 = 0.9
-BM25_B = 0.4
-BM25_CONTEXT = 1
 _FORMAT = 4  # bump when the cached files change
 
 
@@ -94,9 +89,10 @@ class KeywordIndex:
         self,
         store: ChromaStore,
         cache_dir: Path | None,
-        k1: float = BM25_K1,
-        b: float = BM25_B,
-        context: int = BM25_CONTEXT,
+        *,
+        k1: float,
+        b: float,
+        context: int,
     ):
         self.store = store
         self.cache_dir = cache_dir

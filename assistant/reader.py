@@ -326,10 +326,10 @@ class Reader:
         *,
         weights: Path = DEFAULT_WEIGHTS,
         decision: Path = DEFAULT_DECISION,
-        threshold: float | None = None,
-        followup_floor: float = 0.08,
-        scope_floor: float = 0.2,
-        shortlist: int | None = None,
+        threshold: float | None,
+        followup_floor: float,
+        scope_floor: float,
+        shortlist: int | None,
     ):
         self.embedder = embedder
         self.keyword = keyword

@@ -17,8 +17,6 @@ from assistant.keyword import KeywordIndex, Snapshot
 from ingest.embedding import Embedder
 from ingest.store import ChromaStore, StoredChunk
 
-DENSE_WEIGHT = 0.75
-POOL = 50
 MODES = ("hybrid", "dense", "bm25")
 
 
@@ -53,8 +51,9 @@ class Retriever:
         store: ChromaStore,
         embedder: Embedder,
         keyword: KeywordIndex,
-        dense_weight: float = DENSE_WEIGHT,
-        pool: int = POOL,
+        *,
+        dense_weight: float,
+        pool: int,
     ):
         self.store = store
         self.embedder = embedder
@@ -63,7 +62,7 @@ class Retriever:
         self.pool = pool
 
     def search(
-        self, query: str, k: int = 6, mode: str = "hybrid", scope: Scope | None = None
+        self, query: str, k: int, mode: str = "hybrid", scope: Scope | None = None
     ) -> list[Hit]:
         """Top ``k`` chunks for the query; ``mode`` is hybrid, dense or bm25.
 

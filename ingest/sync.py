@@ -18,9 +18,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ingest.chunking import chunk_document
+from ingest.chunking import CHUNK_OVERLAP, CHUNK_SIZE, chunk_document
 from ingest.document import Chunk, Document
-from ingest.embedding import Embedder
+from ingest.embedding import INGEST_BATCH, Embedder
 from ingest.language import detect_language
 from ingest.loaders import LoadError, LoadOptions, load_document
 from ingest.sentences import sentence_spans
@@ -345,10 +345,10 @@ def sync(
     embedder: Embedder,
     *,
     prune: bool = False,
-    chunk_size: int = 900,
-    chunk_overlap: int = 150,
+    chunk_size: int = CHUNK_SIZE,
+    chunk_overlap: int = CHUNK_OVERLAP,
     progress: ProgressFn | None = None,
-    flush_at: int = 1024,
+    flush_at: int = INGEST_BATCH,
     tags: Sequence[str] = (),
     load_options: LoadOptions | None = None,
 ) -> IngestReport:

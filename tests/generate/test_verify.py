@@ -17,7 +17,9 @@ GOOD = "The Council is led by two Co-Chairs designated by the President"
 
 @pytest.fixture(scope="module")
 def verifier(sample_service: Service) -> Verifier:
-    return Verifier(sample_service.embedder)
+    return Verifier(
+        sample_service.embedder, min_supported=sample_service.settings.llm_min_supported
+    )
 
 
 def passages(service: Service, question: str, k: int = 4) -> list[Hit]:
