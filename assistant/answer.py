@@ -21,12 +21,13 @@ from assistant.reader import (
     Reader,
     candidates,
     is_fragment,
-    overlaps,
     sentence_vectors,
 )
 from assistant.retrieval import Hit, Retriever, Scope
 from assistant.text import QUESTION_WORDS, tokens
+from ingest.document import overlaps
 from ingest.embedding import Embedder
+from ingest.store import StoredChunk
 
 REFUSAL_TEXT = "The sources don't answer this question."
 _SHORTLIST = 16
@@ -44,6 +45,15 @@ class Citation:
     start: int
     end: int
     score: float
+
+    @classmethod
+    def of(
+        cls, n: int, chunk: StoredChunk, quote: str, start: int, end: int, score: float
+    ) -> Citation:
+        """Citation ``n``: ``quote`` (document offsets ``start``..``end``) from ``chunk``."""
+        return cls(
+            n, chunk.doc_id, chunk.title, chunk.source, chunk.location, quote, start, end, score
+        )
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -122,19 +132,8 @@ class ExtractiveAnswerer:
         citations = []
         parts = []
         for n, cand in enumerate(chosen, start=1):
-            chunk = cand.hit.chunk
             citations.append(
-                Citation(
-                    n,
-                    chunk.doc_id,
-                    chunk.title,
-                    chunk.source,
-                    chunk.location,
-                    cand.text,
-                    cand.start,
-                    cand.end,
-                    cand.support,
-                )
+                Citation.of(n, cand.hit.chunk, cand.text, cand.start, cand.end, cand.support)
             )
             parts.append(f"{cand.text} [{n}]")
         return Answer(" ".join(parts), False, citations, question=query)
@@ -305,17 +304,7 @@ def _chunk_terms(cand: Candidate) -> set[str]:
 
 def _passages(hits: list[Hit], limit: int = 3) -> list[Citation]:
     return [
-        Citation(
-            n,
-            h.chunk.doc_id,
-            h.chunk.title,
-            h.chunk.source,
-            h.chunk.location,
-            h.chunk.text,
-            h.chunk.start,
-            h.chunk.end,
-            h.score,
-        )
+        Citation.of(n, h.chunk, h.chunk.text, h.chunk.start, h.chunk.end, h.score)
         for n, h in enumerate(hits[:limit], start=1)
     ]
 

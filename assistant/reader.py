@@ -36,17 +36,14 @@ from assistant.keyword import KeywordIndex, Snapshot
 from assistant.reader_model import PairScorer, pair_text
 from assistant.retrieval import Hit
 from assistant.text import tokens
+from ingest.document import overlaps
 from ingest.embedding import Embedder
-from ingest.sentences import sentence_spans
+from ingest.sentences import BULLET, is_intro, is_list_item, sentence_spans
 
 MODEL_DIR = Path(__file__).parent / "models"
 DEFAULT_WEIGHTS = MODEL_DIR / "reader.safetensors"
 DEFAULT_DECISION = MODEL_DIR / "reader.decision.json"
 MAX_QUOTE_CHARS = 900
-# "(a)", "(iv)", "1.", "2)", bullets, and the fracciones of Spanish-language law: "I.", "IV.-", "a)"
-_LIST_ITEM = re.compile(r"^\s*(?:\(\w{1,4}\)|\d{1,3}[.)]|[IVXLC]{1,6}\.-?|[a-z]\)|[-*•])\s+")
-_LIST_INTRO = re.compile(r"(?::|\b(?:following|including|include|includes|are|as follows))\s*$")
-_BULLET = re.compile(r"[-*•]\s+")
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -66,6 +63,10 @@ class Candidate:
     prob: float = 0.0  # the decision's probability that it holds the answer (0 when not read)
     pre_rank: int = 0  # its rank by prefilter, and by support, among all candidates
     sup_rank: int = 0
+
+    @property
+    def doc_id(self) -> str:
+        return self.hit.chunk.doc_id
 
 
 @dataclass
@@ -235,10 +236,6 @@ class Decision:
         )
 
 
-def overlaps(a: Candidate, b: Candidate) -> bool:
-    return a.hit.chunk.doc_id == b.hit.chunk.doc_id and a.start < b.end and b.start < a.end
-
-
 def candidates(hits: list[Hit]) -> list[Candidate]:
     """Sentences of the retrieved chunks; a list intro is kept together with its items."""
     out: list[Candidate] = []
@@ -253,12 +250,12 @@ def candidates(hits: list[Hit]) -> list[Candidate]:
             if is_intro(text[s:e]):
                 while (
                     j < len(spans)
-                    and _LIST_ITEM.match(text[spans[j][0] : spans[j][1]])
+                    and is_list_item(text, spans[j][0])
                     and spans[j][1] - s <= MAX_QUOTE_CHARS
                 ):
                     j += 1
             end = spans[j - 1][1]
-            bullet = _BULLET.match(text, s, end)
+            bullet = BULLET.match(text, s, end)
             if bullet:  # quote the item, not its bullet
                 s = bullet.end()
             key = (hit.chunk.doc_id, hit.chunk.start + s)
@@ -293,14 +290,6 @@ def sentence_vectors(index: Snapshot, embedder: Embedder, cands: list[Candidate]
     missing = [c.text for c, v in zip(cands, pooled, strict=True) if v is None]
     encoded = iter(embedder.embed_cached(missing)) if missing else iter(())
     return np.stack([v if v is not None else next(encoded) for v in pooled])
-
-
-def is_intro(sentence: str) -> bool:
-    """A sentence that introduces a list ("... the following:") or is cut off before one."""
-    stripped = sentence.rstrip()
-    return bool(_LIST_INTRO.search(stripped)) or not stripped.endswith(
-        (".", "!", "?", '"', "”", ")", ";")
-    )
 
 
 def is_fragment(text: str) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.keyword import KeywordIndex, Snapshot
+from ingest.document import overlaps
 from ingest.embedding import Embedder
 from ingest.store import ChromaStore, StoredChunk
 
@@ -105,7 +106,7 @@ class Retriever:
         hits: list[Hit] = []
         for cid in sorted(by_id, key=lambda c: -fused[c]):
             chunk = by_id[cid]
-            if any(_overlaps(chunk, h.chunk) for h in hits):
+            if any(overlaps(chunk, h.chunk) for h in hits):
                 continue
             hits.append(Hit(chunk, fused[cid], dense.get(cid, 0.0), keyword.get(cid, 0.0)))
             if len(hits) >= k:
@@ -147,7 +148,3 @@ class Retriever:
         # relative to the query's best candidate, as the answerer's support weights expect
         best = max(fused.values(), default=0.0)
         return {cid: value / best for cid, value in fused.items()} if best > 0 else fused
-
-
-def _overlaps(a: StoredChunk, b: StoredChunk) -> bool:
-    return a.doc_id == b.doc_id and a.start < b.end and b.start < a.end

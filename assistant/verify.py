@@ -34,13 +34,12 @@ from assistant.reader import candidates
 from assistant.retrieval import Hit
 from assistant.text import tokens
 from ingest.embedding import Embedder
-from ingest.sentences import sentence_spans
+from ingest.sentences import LIST_ITEM, sentence_spans
 
 MARKER = re.compile(
     r"\[\s*(?:(?:passages?|sources?)\s*)?(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]", re.I
 )
 _LEADING_MARKERS = re.compile(rf"^(?:\s*{MARKER.pattern})+", re.I)
-_BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 _PREAMBLE = re.compile(
     r"^(?:(?:the\s+)?answer(?:\s+to\s+(?:this|the|your)\s+question)?\s+is\s*:?|answer\s*:"
     r"|(?:based\s+on|according\s+to)\s+the\s+(?:passages?|sources?)\s*,)\s*",
@@ -232,7 +231,7 @@ def split_answer(text: str, n_passages: int) -> tuple[list[Checked], list[int]]:
             out[-1].cited.extend(_marker_numbers(lead.group(0)))
             piece = piece[lead.end() :]
             new_line = False
-        bullet = _BULLET.match(piece)
+        bullet = LIST_ITEM.match(piece)
         prefix = bullet.group(0).strip() + " " if bullet else ""
         if bullet:
             piece = piece[bullet.end() :]
@@ -286,18 +285,9 @@ def render(sentences: list[Checked], question: str) -> Answer:
         key = (span.hit.chunk.doc_id, span.start, span.end)
         if key not in numbers:
             numbers[key] = len(numbers) + 1
-            chunk = span.hit.chunk
             citations.append(
-                Citation(
-                    numbers[key],
-                    chunk.doc_id,
-                    chunk.title,
-                    chunk.source,
-                    chunk.location,
-                    span.text,
-                    span.start,
-                    span.end,
-                    sentence.score,
+                Citation.of(
+                    numbers[key], span.hit.chunk, span.text, span.start, span.end, sentence.score
                 )
             )
         intro = sentence.intro

@@ -6,11 +6,10 @@ A heading starts a new chunk; consecutive chunks in a section overlap by whole s
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from ingest.document import Chunk, Document
-from ingest.sentences import sentence_spans
+from ingest.sentences import is_list_item, sentence_spans
 
 
 @dataclass(frozen=True)
@@ -38,11 +37,8 @@ def _units(document: Document, size: int) -> list[_Unit]:
     return units
 
 
-_ITEM = re.compile(r"\s*(?:\(\w{1,4}\)|\d{1,3}[.)]|[-*•])\s")
-
-
 def _is_item(text: str, unit: _Unit) -> bool:
-    return bool(_ITEM.match(text, unit.start))
+    return is_list_item(text, unit.start)
 
 
 def _introduces(text: str, unit: _Unit) -> bool:

@@ -4,6 +4,23 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class Span(Protocol):
+    """Anything that is a stretch of one document: a chunk, a candidate sentence, a quote."""
+
+    @property
+    def doc_id(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+
+
+def overlaps(a: Span, b: Span) -> bool:
+    """Whether two stretches share text: same document, intersecting offsets."""
+    return a.doc_id == b.doc_id and a.start < b.end and b.start < a.end
 
 
 @dataclass(frozen=True)

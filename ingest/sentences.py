@@ -14,6 +14,31 @@ _UNIT_NUMBER = re.compile(
 )
 _INITIALISM = re.compile(r"^(?:[a-z]\.)*[a-z]$")  # "U.S.C", "e.g", a single initial
 _MARKER = re.compile(r"\s*(?:[IVXLC]{1,6}|\d{1,3})\.")  # "II." opening a line: a list item
+
+# The one list grammar, used by the loaders, chunking, the answerer and the verifier. An item
+# opens with "(a)", "(iv)", "1.", "2)", a bullet, or the fracciones and incisos of
+# Spanish-language law: "I.", "IV.-", "a)"; then whitespace.
+_BULLETS = "-*+•·▪◦●■–"
+LIST_ITEM = re.compile(
+    rf"\s*(?:\(\w{{1,4}}\)|\d{{1,3}}[.)]|[IVXLC]{{1,6}}\.-?|[a-z]\)|[{_BULLETS}])\s+"
+)
+BULLET = re.compile(rf"[{_BULLETS}]\s+")  # a bullet, which a quote leaves out
+# a sentence that introduces a list: "... the following:", "... shall include"
+_LIST_INTRO = re.compile(r"(?::|\b(?:following|including|include|includes|are|as follows))\s*$")
+_ENDS = (".", "!", "?", '"', "”", ")", ";")
+
+
+def is_list_item(text: str, pos: int = 0) -> bool:
+    """Whether a list item opens at ``pos`` of ``text``."""
+    return LIST_ITEM.match(text, pos) is not None
+
+
+def is_intro(sentence: str) -> bool:
+    """A sentence that introduces a list ("... the following:") or is cut off before one."""
+    stripped = sentence.rstrip()
+    return bool(_LIST_INTRO.search(stripped)) or not stripped.endswith(_ENDS)
+
+
 _ABBREVIATIONS = frozenset(
     [
         "mr",

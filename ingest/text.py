@@ -9,9 +9,9 @@ from ingest.chrome import drop_chrome_lines
 from ingest.document import Block, Document
 from ingest.encoding import Decoded
 from ingest.normalize import assemble
+from ingest.sentences import is_list_item
 from ingest.titles import choose_title, headline
 
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]\s+|\d{1,3}[.)]\s+|\(\w{1,4}\)\s+)")
 _BLANK = re.compile(r"\n\s*\n")
 
 
@@ -36,7 +36,7 @@ def paragraph_blocks(text: str, page: int | None = None) -> list[Block]:
 
 
 def _starts_block(previous: str, line: str, width: int) -> bool:
-    if _LIST_ITEM.match(line) or previous.endswith("  ") or width < 40:
+    if is_list_item(line) or previous.endswith("  ") or width < 40:
         return True
     prev = previous.rstrip()
     return len(prev) < 0.7 * width and prev.endswith((".", ":", ";", "!", "?"))
