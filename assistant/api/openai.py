@@ -9,9 +9,15 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from assistant.answer import Answer
 from assistant.api.deps import ServiceDep, documented_key
-from assistant.api.render import event_stream, public_answer, sse, stream_pieces
+from assistant.api.render import (
+    AnswerEvent,
+    event_stream,
+    public_answer,
+    public_data,
+    sse,
+    stream_pieces,
+)
 from assistant.api.schemas import (
     MAX_SCOPE,
     MAX_TEXT_CHARS,
@@ -31,12 +37,14 @@ def chat_completions(body: CompletionRequest, service: ServiceDep) -> Any:
     question, history = _openai_conversation(body.messages)
     extra = body.model_extra or {}
     scope = service.scope(_names(extra, "documents"), _names(extra, "tags"))
-    answer = service.ask(question, history, scope=scope)
-    reply = _Completion(body.model, answer, service.embedder.count_tokens)
+    count = service.embedder.count_tokens
     if body.stream:
+        events = list(service.ask_stream(question, history, scope=scope))
+        reply = _Completion(body.model, public_data(events[-1]["answer"]), count)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return event_stream(reply.chunks(include_usage), done_marker=True)
-    return reply.response()
+        return event_stream(reply.chunks(events, include_usage), done_marker=True)
+    answer = service.ask(question, history, scope=scope)
+    return _Completion(body.model, public_answer(answer), count).response()
 
 
 @openai_api.get("/models")
@@ -87,21 +95,20 @@ def _openai_conversation(messages: Sequence[CompletionMessage]) -> tuple[str, li
 
 
 class _Completion:
-    """One answer rendered in the OpenAI chat-completions shapes."""
+    """One answer (its public JSON) rendered in the OpenAI chat-completions shapes."""
 
-    def __init__(self, model: str, answer: Answer, count: Callable[[str], int]):
+    def __init__(self, model: str, answer: dict[str, Any], count: Callable[[str], int]):
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.count = count
         self.created = int(time.time())
         self.model = model
         self.answer = answer
-        data = public_answer(answer)
-        self.extra = {key: data[key] for key in ("citations", "refused", "passages")}
+        self.extra = {key: answer[key] for key in ("citations", "refused", "passages")}
 
     def _usage(self) -> dict[str, int]:
         # counted by the embedding model's WordPiece tokenizer, the one model that read them
-        prompt = self.count(self.answer.question)
-        completion = self.count(self.answer.answer)
+        prompt = self.count(self.answer["question"])
+        completion = self.count(self.answer["answer"])
         return {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
@@ -111,7 +118,7 @@ class _Completion:
     def response(self) -> dict[str, Any]:
         choice = {
             "index": 0,
-            "message": {"role": "assistant", "content": self.answer.answer, "refusal": None},
+            "message": {"role": "assistant", "content": self.answer["answer"], "refusal": None},
             "finish_reason": "stop",
             "logprobs": None,
         }
@@ -137,11 +144,15 @@ class _Completion:
         }
         return sse(chunk)
 
-    def chunks(self, include_usage: bool) -> Iterator[str]:
+    def chunks(self, events: Sequence[AnswerEvent], include_usage: bool) -> Iterator[str]:
+        """The stream of chunks for the service's answer events."""
         yield self._chunk({"role": "assistant", "content": ""}, None)
-        for piece in stream_pieces(self.answer.answer):
-            yield self._chunk({"content": piece}, None)
-        yield self._chunk({}, "stop", **self.extra)
+        for event in events:
+            if event["type"] == "token":
+                for piece in stream_pieces(event["text"]):
+                    yield self._chunk({"content": piece}, None)
+            elif event["type"] == "done":
+                yield self._chunk({}, "stop", **self.extra)
         if include_usage:
             usage = {
                 "id": self.id,

@@ -1,10 +1,14 @@
-"""The answer as it leaves the API: public sources only, and Server-Sent Events framing."""
+"""The answer as it leaves the API: public sources only, and Server-Sent Events framing.
+
+Both streaming routes (``/api/chat`` and ``/v1/chat/completions``) render the one event stream
+of ``Service.ask_stream``; only the framing differs.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fastapi.responses import StreamingResponse
@@ -12,14 +16,26 @@ from fastapi.responses import StreamingResponse
 from assistant.answer import Answer
 from assistant.service import public_source
 
+AnswerEvent = dict[str, Any]  # one event of Service.ask_stream
+
 
 def public_answer(answer: Answer) -> dict[str, Any]:
     """The answer JSON for HTTP clients: sources are URLs or document names, never paths on
     the server."""
-    data = answer.as_dict()
-    for citation in [*data["citations"], *data["passages"]]:
-        citation["source"] = public_source(citation["source"], citation["doc_id"])
-    return data
+    return public_data(answer.as_dict())
+
+
+def public_data(data: dict[str, Any]) -> dict[str, Any]:
+    """``public_answer`` of an answer already in JSON form (the ``done`` event's)."""
+    return {
+        **data,
+        "citations": public_citations(data["citations"]),
+        "passages": public_citations(data["passages"]),
+    }
+
+
+def public_citations(citations: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**c, "source": public_source(c["source"], c["doc_id"])} for c in citations]
 
 
 _PIECE = re.compile(r".*?(?:\[\d+\]\s*|[.!?]\s+(?=[\"“‘(]?[A-Z0-9])|$)", re.DOTALL)
@@ -45,10 +61,19 @@ def event_stream(events: Iterator[str], done_marker: bool = False) -> StreamingR
     return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
 
 
-def chat_events(answer: Answer) -> Iterator[str]:
-    data = public_answer(answer)
-    for piece in stream_pieces(answer.answer):
-        yield sse({"delta": piece}, "answer")
-    extra = {key: data[key] for key in ("refused", "citations", "passages")}
-    yield sse(extra, "citations")
-    yield sse(data, "done")
+def chat_events(events: Sequence[AnswerEvent]) -> Iterator[str]:
+    """``/api/chat`` as SSE: ``answer`` deltas, one ``citations`` event, then ``done``."""
+    refused = events[-1]["refused"]  # the citations event tells clients, ahead of done
+    for event in events:
+        if event["type"] == "token":
+            for piece in stream_pieces(event["text"]):
+                yield sse({"delta": piece}, "answer")
+        elif event["type"] == "citations":
+            cited = {
+                "refused": refused,
+                "citations": public_citations(event["citations"]),
+                "passages": public_citations(event["passages"]),
+            }
+            yield sse(cited, "citations")
+        elif event["type"] == "done":
+            yield sse(public_data(event["answer"]), "done")

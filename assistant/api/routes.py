@@ -63,10 +63,10 @@ def chat(body: ChatRequest, request: Request, service: ServiceDep) -> Any:
     if last.role != "user":
         raise BadRequest("the last message must be the user's question (role 'user')")
     scope = service.scope(body.documents, body.tags)
-    answer = service.ask(last.content, _turns(history), k=body.k, scope=scope)
     if body.stream or "text/event-stream" in request.headers.get("accept", ""):
-        return event_stream(chat_events(answer))
-    return public_answer(answer)
+        events = service.ask_stream(last.content, _turns(history), k=body.k, scope=scope)
+        return event_stream(chat_events(list(events)))
+    return public_answer(service.ask(last.content, _turns(history), k=body.k, scope=scope))
 
 
 @api.get("/api/documents", response_model=DocumentList, tags=["documents"])
