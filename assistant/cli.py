@@ -212,10 +212,8 @@ def cmd_ask(settings: Any, args: Any) -> int:
     service.check_question(args.question)  # before the sample ingest an empty store gets
     _ensure_documents(service, quiet=fmt != "text")
     scope = service.scope(args.doc, args.tag)
-    if fmt == "text" and service.generator is not None and args.open is None:
-        _stream_answer(service, args.question, [], args.k, scope)
-        return 0
-    answer = service.ask(args.question, k=args.k, scope=scope)
+    streamed = fmt == "text" and service.generator is not None and args.open is None
+    answer = _ask(service, args.question, [], args.k, scope, streamed=streamed)
     opened = args.open is not None and not answer.refused
     if opened and not 1 <= args.open <= len(answer.citations):
         return _fail(
@@ -240,46 +238,21 @@ def cmd_ask(settings: Any, args: Any) -> int:
     else:
         from assistant.render import print_answer, print_passage
 
-        print_answer(_console(), answer)
+        print_answer(_console(), answer, streamed=streamed)
         if passage is not None:
             print_passage(_console(), args.open, passage)
     return 0
 
 
-def _stream_answer(
-    service: Any, question: str, history: list[Any], k: int | None, scope: Any = None
-) -> str:
-    """Print a generated answer as it streams, then its sources; returns the answer text.
-
-    The model's draft is verified before anything is shown, so only checked sentences stream."""
-    from rich.markup import escape
-
-    from assistant.answer import Answer, Citation
-    from assistant.render import print_answer, print_citations
-
+def _ask(
+    service: Any, question: str, history: list[Any], k: int | None, scope: Any, *, streamed: bool
+) -> Any:
+    """The answer; while a generated one is written (it takes seconds) a terminal shows a
+    status. It is verified before anything is shown, so only checked sentences stream."""
     console = _console()
-    waiting = console.status("writing the answer…") if console.is_terminal else nullcontext()
-    with waiting:
-        events = list(service.ask_stream(question, history, k=k, scope=scope))
-    data = events[-1]["answer"]
-    answer = Answer(
-        data["answer"],
-        data["refused"],
-        [Citation(**c) for c in data["citations"]],
-        question=data["question"],
-        passages=[Citation(**c) for c in data["passages"]],
-        scope=scope,
-    )
-    if answer.refused:
-        print_answer(console, answer)
-        return answer.answer
-    for event in events:
-        if event["type"] == "token":
-            console.print(escape(event["text"]), end="", soft_wrap=True)
-            console.file.flush()
-    console.print("\n")
-    print_citations(console, answer)
-    return answer.answer
+    writing = streamed and console.is_terminal
+    with console.status("writing the answer…") if writing else nullcontext():
+        return service.ask(question, history, k=k, scope=scope)
 
 
 def cmd_chat(settings: Any, args: Any) -> int:
@@ -305,6 +278,7 @@ def cmd_chat(settings: Any, args: Any) -> int:
         turns = sum(m.role == "user" for m in history)
         console.print(f"[dim]Resumed {turns} question(s) from {escape_path(args.resume)}.[/]")
     save_to = args.save or args.resume
+    streamed = service.generator is not None
     while True:
         try:
             question = input("\n> ").strip()
@@ -313,16 +287,12 @@ def cmd_chat(settings: Any, args: Any) -> int:
         if not question:
             break
         try:
-            if service.generator is not None:
-                text = _stream_answer(service, question, history, None, scope)
-            else:
-                answer = service.ask(question, history, scope=scope)
-                print_answer(console, answer)
-                text = answer.answer
+            answer = _ask(service, question, history, None, scope, streamed=streamed)
         except AssistantError as exc:
             console.print(f"[red]error:[/] {exc}")
             continue
-        history += [Message("user", question), Message("assistant", text)]
+        print_answer(console, answer, streamed=streamed)
+        history += [Message("user", question), Message("assistant", answer.answer)]
         if save_to is not None:
             save_conversation(save_to, history, saved_scope)  # after every answer
     return 0
