@@ -6,12 +6,13 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from assistant.errors import AssistantError
+from assistant.logs import log_to_stderr
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -101,6 +102,7 @@ def _scope_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    log_to_stderr()  # the service's notes (e.g. the sample ingest) and warnings
     if args.command == "ask" and args.k is not None and not 1 <= args.k <= 50:
         return _fail("-k must be between 1 and 50", EXIT_USAGE)
     try:
@@ -152,13 +154,16 @@ def _console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, highlight=False)
 
 
-def _progress(enabled: bool) -> Any:
-    """A rich progress bar on a terminal; nothing when piped or for --json."""
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[int, int, str], None] | None]:
+    """A progress callback drawing a rich bar on a terminal from the first file on (so a
+    store that needs no ingest shows none); None when piped or for --json."""
     if not enabled or not sys.stderr.isatty():
-        return nullcontext(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-    return Progress(
+    bar = Progress(
         TextColumn("ingesting"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -166,25 +171,25 @@ def _progress(enabled: bool) -> Any:
         console=_console(stderr=True),
         transient=True,
     )
+    task: TaskID | None = None
 
-
-def _run_ingest(
-    service: Any, paths: list[Path], prune: bool, show: bool, tags: Sequence[str] = ()
-) -> Any:
-    with _progress(show) as bar:
-        callback = None
-        if bar is not None:
+    def update(done: int, total: int, name: str) -> None:
+        nonlocal task
+        if task is None:
+            bar.start()
             task = bar.add_task("", total=None)
+        bar.update(task, completed=done, total=total, description=name)
 
-            def callback(done: int, total: int, name: str) -> None:
-                bar.update(task, completed=done, total=total, description=name)
-
-        return service.ingest(paths, prune=prune, progress=callback, tags=tags)
+    try:
+        yield update
+    finally:
+        bar.stop()
 
 
 def cmd_ingest(settings: Any, args: Any) -> int:
     service = _service(settings)
-    report = _run_ingest(service, args.paths, args.prune, show=not args.json, tags=args.tag)
+    with _progress(not args.json) as progress:
+        report = service.ingest(args.paths, prune=args.prune, progress=progress, tags=args.tag)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:
@@ -196,14 +201,8 @@ def cmd_ingest(settings: Any, args: Any) -> int:
 
 
 def _ensure_documents(service: Any, quiet: bool) -> None:
-    if service.is_empty():
-        print("The store is empty: ingesting the bundled sample corpus first...", file=sys.stderr)
-        from assistant.service import sample_corpus_dir
-
-        report = _run_ingest(service, [sample_corpus_dir()], prune=False, show=not quiet)
-        print(
-            f"Ingested {report.added} sample documents ({report.chunks} chunks).", file=sys.stderr
-        )
+    with _progress(not quiet) as progress:
+        service.ensure_documents(progress=progress)
 
 
 def cmd_ask(settings: Any, args: Any) -> int:

@@ -7,9 +7,9 @@ its answer is what the user gets whenever the model's answer does not survive ve
 
 from __future__ import annotations
 
+import logging
 import math
 import re
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from assistant.settings import Settings
     from ingest.embedding import Embedder
 
+log = logging.getLogger(__name__)
 CHARS_PER_TOKEN = 2.8  # conservative for English legal prose, so prompts fit the window
 PROMPT_OVERHEAD_TOKENS = 450  # rules, question and the chat template around the passages
 _TAG = re.compile(r"<(\s*/?\s*)(passages?)\b", re.I)
@@ -98,7 +99,7 @@ class GenerativeAnswerer:
         except self._unsafe as exc:
             # a build known to crash is never run: say how to fix it, answer extractively
             if not self._warned:
-                print(f"warning: {exc}", file=sys.stderr)
+                log.warning("%s", exc)
                 self._warned = True
             context = followup_context(question, list(history))
             answer = self.extractive.answer(question, context=context, k=k, scope=scope)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import mimetypes
-import sys
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -14,12 +14,14 @@ from assistant.api.guard import RequestGuard
 from assistant.api.openai import openai_api
 from assistant.api.routes import api, public, web_dir
 from assistant.errors import ConfigurationError, StoreUnavailable
+from assistant.logs import log_to_stderr
 from assistant.service import Service
 from assistant.settings import Settings
 from assistant.uploads import MAX_FILES_PER_UPLOAD
 from ingest.embedding import EmbeddingModelError
 
 JSON_BODY_LIMIT = 4 * 1024 * 1024
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """
 Answers questions about your documents; every sentence of an answer cites a verbatim passage.
@@ -79,15 +81,9 @@ def create_app(service: Service) -> FastAPI:
 def prepare(service: Service) -> None:
     """Start-up work for ``serve``: the sample corpus into an empty store, the model loaded."""
     try:
-        if service.is_empty():
-            print("The store is empty: ingesting the bundled sample corpus...", file=sys.stderr)
-            report = service.ingest_sample()
-            print(
-                f"Ingested {report.added} sample documents ({report.chunks} chunks).",
-                file=sys.stderr,
-            )
+        service.ensure_documents()
     except StoreUnavailable as exc:
-        print(f"warning: {exc}; /health reports 503 until it is reachable", file=sys.stderr)
+        log.warning("%s; /health reports 503 until it is reachable", exc)
     try:
         service.embedder.embed_query("warm up")
     except EmbeddingModelError as exc:  # `assistant serve` stops with a one-line error
@@ -99,6 +95,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     """Run the API and the chat page with uvicorn (``assistant serve``)."""
     import uvicorn
 
+    log_to_stderr()
     service = Service(settings)
     prepare(service)
     uvicorn.run(

@@ -7,7 +7,7 @@ one place they become HTTP responses.
 from __future__ import annotations
 
 import json
-import sys
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.errors import AssistantError, StoreUnavailable
 
+log = logging.getLogger(__name__)
 _ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -74,7 +75,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status_code, message, dict(exc.headers or {}) or None)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        print(f"error: {request.method} {request.url.path}: {exc!r}", file=sys.stderr)
+        log.error("%s %s: %r", request.method, request.url.path, exc)
         return error_response(500, "internal error; the server log has the details")
 
     app.add_exception_handler(AssistantError, on_assistant_error)
