@@ -11,11 +11,31 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from assistant import errors
 from assistant.errors import AssistantError
 from assistant.logs import log_to_stderr
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+# Every error of the family, and the exit code `assistant` ends with when one stops it.
+EXIT_CODES: dict[type[AssistantError], int] = {
+    errors.AssistantError: EXIT_ERROR,
+    errors.BadRequest: EXIT_ERROR,
+    errors.UploadTooLarge: EXIT_ERROR,
+    errors.UnsupportedUpload: EXIT_ERROR,
+    errors.NotFound: EXIT_ERROR,
+    errors.StoreUnavailable: EXIT_ERROR,
+    errors.ConfigurationError: EXIT_ERROR,
+    errors.PromptInvalid: EXIT_ERROR,
+    errors.LLMUnavailable: EXIT_ERROR,
+    errors.PromptTooLong: EXIT_ERROR,
+    errors.UnsafeBuild: EXIT_ERROR,
+}
+
+
+def exit_code(exc: AssistantError) -> int:
+    """The table's code for the error's class, or its nearest listed base class."""
+    return next(EXIT_CODES[cls] for cls in type(exc).__mro__ if cls in EXIT_CODES)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -121,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
         return code
     except AssistantError as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), exit_code(exc))
     except BrokenPipeError:
         return _reader_gone()
     except KeyboardInterrupt:

@@ -15,21 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.errors import BadRequest
+from assistant.errors import BadRequest, UnsupportedUpload, UploadTooLarge
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, decode_text
 
 MAX_FILES_PER_UPLOAD = 20
 MAX_NAME_CHARS = 150
 _TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown", ".html", ".htm"})
 _UNSAFE = re.compile(r"[^\w.\-()+, ]+")
-
-
-class UploadTooLarge(BadRequest):
-    status_code = 413
-
-
-class UnsupportedUpload(BadRequest):
-    status_code = 415
 
 
 @dataclass(frozen=True)

@@ -58,9 +58,9 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
 
 def install_error_handlers(app: FastAPI) -> None:
     async def on_assistant_error(request: Request, exc: Exception) -> Response:
-        status = getattr(exc, "status_code", 400)
+        assert isinstance(exc, AssistantError)
         headers = {"Retry-After": "5"} if isinstance(exc, StoreUnavailable) else None
-        return error_response(status, str(exc), headers)
+        return error_response(exc.status_code, str(exc), headers)
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
