@@ -45,8 +45,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    from ingest.loaders import SUPPORTED_LIST
+
     p = sub.add_parser("ingest", help="add or update documents (files or folders)")
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help=f"a file, or a folder to read every file of; types read: {SUPPORTED_LIST}",
+    )
     p.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
     p.add_argument(
         "--tag", action="append", default=[], metavar="TAG", help="tag every document (repeat)"

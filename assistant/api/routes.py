@@ -29,6 +29,7 @@ from assistant.conversation import Message as Turn
 from assistant.errors import BadRequest
 from assistant.service import public_source
 from assistant.uploads import MAX_FILES_PER_UPLOAD, Upload
+from ingest.loaders import SUPPORTED_LIST
 from ingest.store import DocRecord
 
 PAGE_POLICY = (
@@ -82,7 +83,7 @@ def list_documents(
 def upload_documents(
     files: Annotated[
         list[UploadFile],
-        File(description=f"Up to {MAX_FILES_PER_UPLOAD} files: txt, md, html, pdf or docx."),
+        File(description=f"Up to {MAX_FILES_PER_UPLOAD} files of these types: {SUPPORTED_LIST}."),
     ],
     service: ServiceDep,
     tags: Annotated[
