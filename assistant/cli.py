@@ -6,15 +6,36 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from assistant import errors
 from assistant.errors import AssistantError
+from assistant.logs import log_to_stderr
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+# Every error of the family, and the exit code `assistant` ends with when one stops it.
+EXIT_CODES: dict[type[AssistantError], int] = {
+    errors.AssistantError: EXIT_ERROR,
+    errors.BadRequest: EXIT_ERROR,
+    errors.UploadTooLarge: EXIT_ERROR,
+    errors.UnsupportedUpload: EXIT_ERROR,
+    errors.NotFound: EXIT_ERROR,
+    errors.StoreUnavailable: EXIT_ERROR,
+    errors.ConfigurationError: EXIT_ERROR,
+    errors.PromptInvalid: EXIT_ERROR,
+    errors.LLMUnavailable: EXIT_ERROR,
+    errors.PromptTooLong: EXIT_ERROR,
+    errors.UnsafeBuild: EXIT_ERROR,
+}
+
+
+def exit_code(exc: AssistantError) -> int:
+    """The table's code for the error's class, or its nearest listed base class."""
+    return next(EXIT_CODES[cls] for cls in type(exc).__mro__ if cls in EXIT_CODES)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,8 +45,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    from ingest.loaders import SUPPORTED_LIST
+
     p = sub.add_parser("ingest", help="add or update documents (files or folders)")
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help=f"a file, or a folder to read every file of; types read: {SUPPORTED_LIST}",
+    )
     p.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
     p.add_argument(
         "--tag", action="append", default=[], metavar="TAG", help="tag every document (repeat)"
@@ -101,6 +130,7 @@ def _scope_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    log_to_stderr()  # the service's notes (e.g. the sample ingest) and warnings
     if args.command == "ask" and args.k is not None and not 1 <= args.k <= 50:
         return _fail("-k must be between 1 and 50", EXIT_USAGE)
     try:
@@ -119,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
         return code
     except AssistantError as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), exit_code(exc))
     except BrokenPipeError:
         return _reader_gone()
     except KeyboardInterrupt:
@@ -152,13 +182,16 @@ def _console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, highlight=False)
 
 
-def _progress(enabled: bool) -> Any:
-    """A rich progress bar on a terminal; nothing when piped or for --json."""
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[int, int, str], None] | None]:
+    """A progress callback drawing a rich bar on a terminal from the first file on (so a
+    store that needs no ingest shows none); None when piped or for --json."""
     if not enabled or not sys.stderr.isatty():
-        return nullcontext(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-    return Progress(
+    bar = Progress(
         TextColumn("ingesting"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -166,25 +199,25 @@ def _progress(enabled: bool) -> Any:
         console=_console(stderr=True),
         transient=True,
     )
+    task: TaskID | None = None
 
-
-def _run_ingest(
-    service: Any, paths: list[Path], prune: bool, show: bool, tags: Sequence[str] = ()
-) -> Any:
-    with _progress(show) as bar:
-        callback = None
-        if bar is not None:
+    def update(done: int, total: int, name: str) -> None:
+        nonlocal task
+        if task is None:
+            bar.start()
             task = bar.add_task("", total=None)
+        bar.update(task, completed=done, total=total, description=name)
 
-            def callback(done: int, total: int, name: str) -> None:
-                bar.update(task, completed=done, total=total, description=name)
-
-        return service.ingest(paths, prune=prune, progress=callback, tags=tags)
+    try:
+        yield update
+    finally:
+        bar.stop()
 
 
 def cmd_ingest(settings: Any, args: Any) -> int:
     service = _service(settings)
-    report = _run_ingest(service, args.paths, args.prune, show=not args.json, tags=args.tag)
+    with _progress(not args.json) as progress:
+        report = service.ingest(args.paths, prune=args.prune, progress=progress, tags=args.tag)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:
@@ -196,14 +229,8 @@ def cmd_ingest(settings: Any, args: Any) -> int:
 
 
 def _ensure_documents(service: Any, quiet: bool) -> None:
-    if service.is_empty():
-        print("The store is empty: ingesting the bundled sample corpus first...", file=sys.stderr)
-        from assistant.service import sample_corpus_dir
-
-        report = _run_ingest(service, [sample_corpus_dir()], prune=False, show=not quiet)
-        print(
-            f"Ingested {report.added} sample documents ({report.chunks} chunks).", file=sys.stderr
-        )
+    with _progress(not quiet) as progress:
+        service.ensure_documents(progress=progress)
 
 
 def cmd_ask(settings: Any, args: Any) -> int:
@@ -212,10 +239,8 @@ def cmd_ask(settings: Any, args: Any) -> int:
     service.check_question(args.question)  # before the sample ingest an empty store gets
     _ensure_documents(service, quiet=fmt != "text")
     scope = service.scope(args.doc, args.tag)
-    if fmt == "text" and service.generator is not None and args.open is None:
-        _stream_answer(service, args.question, [], args.k, scope)
-        return 0
-    answer = service.ask(args.question, k=args.k, scope=scope)
+    streamed = fmt == "text" and service.generator is not None and args.open is None
+    answer = _ask(service, args.question, [], args.k, scope, streamed=streamed)
     opened = args.open is not None and not answer.refused
     if opened and not 1 <= args.open <= len(answer.citations):
         return _fail(
@@ -240,46 +265,21 @@ def cmd_ask(settings: Any, args: Any) -> int:
     else:
         from assistant.render import print_answer, print_passage
 
-        print_answer(_console(), answer)
+        print_answer(_console(), answer, streamed=streamed)
         if passage is not None:
             print_passage(_console(), args.open, passage)
     return 0
 
 
-def _stream_answer(
-    service: Any, question: str, history: list[Any], k: int | None, scope: Any = None
-) -> str:
-    """Print a generated answer as it streams, then its sources; returns the answer text.
-
-    The model's draft is verified before anything is shown, so only checked sentences stream."""
-    from rich.markup import escape
-
-    from assistant.answer import Answer, Citation
-    from assistant.render import print_answer, print_citations
-
+def _ask(
+    service: Any, question: str, history: list[Any], k: int | None, scope: Any, *, streamed: bool
+) -> Any:
+    """The answer; while a generated one is written (it takes seconds) a terminal shows a
+    status. It is verified before anything is shown, so only checked sentences stream."""
     console = _console()
-    waiting = console.status("writing the answer…") if console.is_terminal else nullcontext()
-    with waiting:
-        events = list(service.ask_stream(question, history, k=k, scope=scope))
-    data = events[-1]["answer"]
-    answer = Answer(
-        data["answer"],
-        data["refused"],
-        [Citation(**c) for c in data["citations"]],
-        question=data["question"],
-        passages=[Citation(**c) for c in data["passages"]],
-        scope=scope,
-    )
-    if answer.refused:
-        print_answer(console, answer)
-        return answer.answer
-    for event in events:
-        if event["type"] == "token":
-            console.print(escape(event["text"]), end="", soft_wrap=True)
-            console.file.flush()
-    console.print("\n")
-    print_citations(console, answer)
-    return answer.answer
+    writing = streamed and console.is_terminal
+    with console.status("writing the answer…") if writing else nullcontext():
+        return service.ask(question, history, k=k, scope=scope)
 
 
 def cmd_chat(settings: Any, args: Any) -> int:
@@ -305,6 +305,7 @@ def cmd_chat(settings: Any, args: Any) -> int:
         turns = sum(m.role == "user" for m in history)
         console.print(f"[dim]Resumed {turns} question(s) from {escape_path(args.resume)}.[/]")
     save_to = args.save or args.resume
+    streamed = service.generator is not None
     while True:
         try:
             question = input("\n> ").strip()
@@ -313,16 +314,12 @@ def cmd_chat(settings: Any, args: Any) -> int:
         if not question:
             break
         try:
-            if service.generator is not None:
-                text = _stream_answer(service, question, history, None, scope)
-            else:
-                answer = service.ask(question, history, scope=scope)
-                print_answer(console, answer)
-                text = answer.answer
+            answer = _ask(service, question, history, None, scope, streamed=streamed)
         except AssistantError as exc:
             console.print(f"[red]error:[/] {exc}")
             continue
-        history += [Message("user", question), Message("assistant", text)]
+        print_answer(console, answer, streamed=streamed)
+        history += [Message("user", question), Message("assistant", answer.answer)]
         if save_to is not None:
             save_conversation(save_to, history, saved_scope)  # after every answer
     return 0

@@ -7,26 +7,29 @@ its answer is what the user gets whenever the model's answer does not survive ve
 
 from __future__ import annotations
 
+import logging
 import math
 import re
-import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assistant.answer import REFUSAL_TEXT, Answer, ExtractiveAnswerer
 from assistant.conversation import Message, followup_context
+from assistant.errors import PromptInvalid, PromptTooLong, UnsafeBuild
 from assistant.reader import Candidate
 from assistant.retrieval import Hit, Scope
 from assistant.text import tokens
 from assistant.verify import MARKER, Verification, Verifier
-from prompts import RenderedMessage, load_prompt
+from prompts import PromptError, RenderedMessage, load_prompt
 
 if TYPE_CHECKING:
     from assistant.llm import ChatLLM
     from assistant.settings import Settings
     from ingest.embedding import Embedder
 
+log = logging.getLogger(__name__)
 CHARS_PER_TOKEN = 2.8  # conservative for English legal prose, so prompts fit the window
 PROMPT_OVERHEAD_TOKENS = 450  # rules, question and the chat template around the passages
 _TAG = re.compile(r"<(\s*/?\s*)(passages?)\b", re.I)
@@ -65,13 +68,10 @@ class GenerativeAnswerer:
         self.context_tokens = context_tokens
         self.history_turns = history_turns
         self.max_sentences = max_sentences
-        from assistant.llm import PromptTooLong, UnsafeBuild
-
-        self._too_long = PromptTooLong
-        self._unsafe = UnsafeBuild
         self._warned = False
-        self.answer_prompt = load_prompt("grounded_answer")
-        self.condense_prompt = load_prompt("condense_question")
+        with _prompt_errors():
+            self.answer_prompt = load_prompt("grounded_answer")
+            self.condense_prompt = load_prompt("condense_question")
 
     def answer(
         self,
@@ -95,10 +95,10 @@ class GenerativeAnswerer:
     ) -> Generation:
         try:
             return self._generate(question, history, k, scope)
-        except self._unsafe as exc:
+        except UnsafeBuild as exc:
             # a build known to crash is never run: say how to fix it, answer extractively
             if not self._warned:
-                print(f"warning: {exc}", file=sys.stderr)
+                log.warning("%s", exc)
                 self._warned = True
             context = followup_context(question, list(history))
             answer = self.extractive.answer(question, context=context, k=k, scope=scope)
@@ -128,7 +128,7 @@ class GenerativeAnswerer:
             try:
                 raw = "".join(self.llm.stream(messages))
                 break
-            except self._too_long:
+            except PromptTooLong:
                 if len(passages) <= 1:
                     raise
                 passages = passages[:-1]
@@ -159,12 +159,13 @@ class GenerativeAnswerer:
     def prompt(self, question: str, passages: list[Hit]) -> list[RenderedMessage]:
         """The grounded-answer messages: rules, then the passages as delimited quoted data."""
         blocks = "\n".join(passage_block(n, hit) for n, hit in enumerate(passages, start=1))
-        return self.answer_prompt.render(
-            refusal=REFUSAL_TEXT,
-            max_sentences=self.max_sentences,
-            passages=blocks,
-            question=_neutralise(question),
-        )
+        with _prompt_errors():
+            return self.answer_prompt.render(
+                refusal=REFUSAL_TEXT,
+                max_sentences=self.max_sentences,
+                passages=blocks,
+                question=_neutralise(question),
+            )
 
     def standalone_question(self, question: str, history: Sequence[Message]) -> tuple[str, str]:
         """(question, context) to retrieve with: the model's standalone rewrite of a follow-up
@@ -177,10 +178,11 @@ class GenerativeAnswerer:
         conversation = "\n".join(
             f"{'User' if m.role == 'user' else 'Assistant'}: {_brief(m.content)}" for m in turns
         )
-        messages = self.condense_prompt.render(history=conversation, question=question)
+        with _prompt_errors():
+            messages = self.condense_prompt.render(history=conversation, question=question)
         try:
             reply = self.llm.complete(messages)
-        except self._too_long:
+        except PromptTooLong:
             return question, context
         rewritten = _first_question(reply)
         if rewritten and _faithful(question, rewritten, conversation):
@@ -228,6 +230,16 @@ def passage_block(n: int, hit: Hit) -> str:
     label = chunk.title + (f" — {chunk.location}" if chunk.location else "")
     label = _neutralise(label).replace('"', "'").replace("\n", " ")
     return f'<passage n="{n}" source="{label}">\n{_neutralise(chunk.text)}\n</passage>'
+
+
+@contextmanager
+def _prompt_errors() -> Iterator[None]:
+    """A prompt file that fails its checks (or code that fills one wrongly) is the
+    installation's fault: a ``PromptInvalid`` with the loader's message, not a crash."""
+    try:
+        yield
+    except PromptError as exc:
+        raise PromptInvalid(str(exc)) from None
 
 
 def answer_events(answer: Answer) -> Iterator[dict[str, Any]]:

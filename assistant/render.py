@@ -27,7 +27,9 @@ def describe_scope(scope: Scope) -> str:
     return f"{count} document{'s' if count != 1 else ''} ({'; '.join(named)})"
 
 
-def print_answer(console: Console, answer: Answer) -> None:
+def print_answer(console: Console, answer: Answer, *, streamed: bool = False) -> None:
+    """The answer, then its citations (or, for a refusal, the closest passages). ``streamed``
+    prints the text sentence by sentence as ``Service.ask_stream`` cuts it, unwrapped."""
     if answer.scope is not None:
         console.print(f"[dim]Searched only {escape(describe_scope(answer.scope))}.[/]")
     if answer.refused:
@@ -37,8 +39,16 @@ def print_answer(console: Console, answer: Answer) -> None:
             for p in answer.passages:
                 console.print(f"[dim]- {escape(p.title)} — {escape(p.location or p.doc_id)}[/]")
         return
-    console.print(escape(answer.answer))
-    console.print()
+    if streamed:
+        from assistant.generate import sentence_pieces
+
+        for piece in sentence_pieces(answer.answer):
+            console.print(escape(piece), end="", soft_wrap=True)
+            console.file.flush()
+        console.print("\n")
+    else:
+        console.print(escape(answer.answer))
+        console.print()
     print_citations(console, answer)
 
 

@@ -5,8 +5,8 @@ The CLI and the HTTP API are thin shells over one ``Service``.
 
 from __future__ import annotations
 
+import logging
 import re
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from assistant.llm import ChatLLM
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -180,6 +181,16 @@ class Service:
 
     def ingest_sample(self, progress: ProgressFn | None = None) -> IngestReport:
         return self.ingest([sample_corpus_dir()], progress=progress)
+
+    def ensure_documents(self, progress: ProgressFn | None = None) -> IngestReport | None:
+        """Give a first run something to answer from: an empty store gets the bundled sample
+        corpus. Returns the report, or None when the store already had documents."""
+        if not self.is_empty():
+            return None
+        log.info("The store is empty: ingesting the bundled sample corpus first...")
+        report = self.ingest_sample(progress=progress)
+        log.info("Ingested %d sample documents (%d chunks).", report.added, report.chunks)
+        return report
 
     def sources(self, tag: str | None = None) -> list[DocRecord]:
         """The documents, by id; with ``tag``, only those that carry it."""
@@ -407,7 +418,7 @@ class Service:
         except StoreError as exc:
             store = {"ok": False, "error": str(exc), "where": where}
         except Exception as exc:  # a broken store must make /health say so, not fail it
-            print(f"error: health check: {exc!r}", file=sys.stderr)
+            log.error("health check: %r", exc)
             reason = f"the store fails ({type(exc).__name__}); the server log has the details"
             store = {"ok": False, "error": reason, "where": where}
         return {

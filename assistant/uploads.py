@@ -15,21 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.errors import BadRequest
-from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, decode_text
+from assistant.errors import BadRequest, UnsupportedUpload, UploadTooLarge
+from ingest.loaders import SUPPORTED_LIST, format_for
 
 MAX_FILES_PER_UPLOAD = 20
 MAX_NAME_CHARS = 150
-_TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown", ".html", ".htm"})
 _UNSAFE = re.compile(r"[^\w.\-()+, ]+")
-
-
-class UploadTooLarge(BadRequest):
-    status_code = 413
-
-
-class UnsupportedUpload(BadRequest):
-    status_code = 415
 
 
 @dataclass(frozen=True)
@@ -69,11 +60,11 @@ def safe_filename(raw: str) -> str:
 
 def check_upload(name: str, data: bytes, max_bytes: int) -> None:
     """Reject what the ingest could not read, before anything is written."""
-    suffix = Path(name).suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
+    fmt = format_for(name)
+    if fmt is None:
+        suffix = Path(name).suffix.lower()
         raise UnsupportedUpload(
-            f"{name}: unsupported file type {suffix or '(none)'!r}; "
-            f"upload one of {', '.join(sorted(SUPPORTED_SUFFIXES))}"
+            f"{name}: unsupported file type {suffix or '(none)'!r}; upload one of {SUPPORTED_LIST}"
         )
     if len(data) > max_bytes:
         raise UploadTooLarge(
@@ -82,15 +73,9 @@ def check_upload(name: str, data: bytes, max_bytes: int) -> None:
         )
     if not data.strip():
         raise BadRequest(f"{name}: the file is empty")
-    if suffix == ".pdf" and b"%PDF-" not in data[:1024]:
-        raise UnsupportedUpload(f"{name}: not a PDF file (no %PDF header)")
-    if suffix == ".docx" and not data.startswith(b"PK\x03\x04"):
-        raise UnsupportedUpload(f"{name}: not a DOCX file (not a ZIP package)")
-    if suffix in _TEXT_SUFFIXES:
-        try:
-            decode_text(data, name)
-        except LoadError as exc:
-            raise UnsupportedUpload(f"{name}: {exc}") from None
+    problem = fmt.problem(data, name)
+    if problem is not None:
+        raise UnsupportedUpload(f"{name}: {problem}")
 
 
 class UploadDir:

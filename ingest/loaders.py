@@ -1,7 +1,9 @@
 """File loaders: each turns one file into normalised text with locations, or raises LoadError.
 
 The formats live in their own modules (``markdown``, ``webpage``, ``pdf``, ``word``, ``ocr``);
-this one reads the file safely, decodes text files and picks the loader by file type.
+this one reads the file safely, decodes text files and picks the loader by file type. The
+registry ``FORMATS`` is the one list of what can be ingested: its suffixes, a quick look at the
+bytes (for uploads) and its loader. Adding a format is one new entry there.
 """
 
 from __future__ import annotations
@@ -25,7 +27,17 @@ from ingest.webpage import decode_html
 from ingest.webpage import load_html as _render_html
 from ingest.word import load_docx as _render_docx
 
-__all__ = ["SUPPORTED_SUFFIXES", "LoadError", "LoadOptions", "decode_text", "load_document"]
+__all__ = [
+    "FORMATS",
+    "SUPPORTED_LIST",
+    "SUPPORTED_SUFFIXES",
+    "Format",
+    "LoadError",
+    "LoadOptions",
+    "decode_text",
+    "format_for",
+    "load_document",
+]
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
@@ -77,22 +89,56 @@ def load_docx(path: Path, doc_id: str, data: bytes, options: LoadOptions) -> Doc
 
 
 Loader = Callable[[Path, str, bytes, LoadOptions], Document]
-LOADERS: dict[str, Loader] = {
-    ".txt": load_text,
-    ".text": load_text,
-    ".md": load_markdown,
-    ".markdown": load_markdown,
-    ".html": load_html,
-    ".htm": load_html,
-    ".pdf": load_pdf,
-    ".docx": load_docx,
-    ".png": load_image,
-    ".jpg": load_image,
-    ".jpeg": load_image,
-    ".tif": load_image,
-    ".tiff": load_image,
-}
-SUPPORTED_SUFFIXES = frozenset(LOADERS)
+Sniff = Callable[[bytes, str], "str | None"]  # (data, file name) -> why it is not this format
+
+
+@dataclass(frozen=True)
+class Format:
+    """One file format: the suffixes it goes by, its loader, and optionally a cheap look at
+    the bytes that says why a file is not really this format (uploads check it before they
+    store anything)."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    load: Loader
+    sniff: Sniff | None = None
+
+    def problem(self, data: bytes, name: str) -> str | None:
+        return self.sniff(data, name) if self.sniff else None
+
+
+def _decodes(data: bytes, name: str) -> str | None:
+    try:
+        decode_text(data, name)
+    except LoadError as exc:
+        return str(exc)
+    return None
+
+
+def _pdf_header(data: bytes, name: str) -> str | None:
+    return None if b"%PDF-" in data[:1024] else "not a PDF file (no %PDF header)"
+
+
+def _zip_package(data: bytes, name: str) -> str | None:
+    return None if data.startswith(b"PK\x03\x04") else "not a DOCX file (not a ZIP package)"
+
+
+FORMATS: tuple[Format, ...] = (
+    Format("text", (".txt", ".text"), load_text, _decodes),
+    Format("Markdown", (".md", ".markdown"), load_markdown, _decodes),
+    Format("HTML", (".html", ".htm"), load_html, _decodes),
+    Format("PDF", (".pdf",), load_pdf, _pdf_header),
+    Format("Word (DOCX)", (".docx",), load_docx, _zip_package),
+    Format("image (OCR)", (".png", ".jpg", ".jpeg", ".tif", ".tiff"), load_image),
+)
+_BY_SUFFIX = {suffix: fmt for fmt in FORMATS for suffix in fmt.suffixes}
+SUPPORTED_SUFFIXES = frozenset(_BY_SUFFIX)
+SUPPORTED_LIST = ", ".join(sorted(SUPPORTED_SUFFIXES))  # for messages and help texts
+
+
+def format_for(name: str | Path) -> Format | None:
+    """The format of a file, by its suffix; None when it is not one that can be ingested."""
+    return _BY_SUFFIX.get(Path(name).suffix.lower())
 
 
 _FILE_KINDS = {
@@ -130,11 +176,10 @@ def _read_regular_file(path: Path) -> bytes:
 
 def load_document(path: Path, doc_id: str, options: LoadOptions | None = None) -> Document:
     """Read and parse one file. Raises LoadError with a message for the ingest report."""
-    loader = LOADERS.get(path.suffix.lower())
-    if loader is None:
+    fmt = format_for(path)
+    if fmt is None:
         raise LoadError(
-            f"unsupported file type {path.suffix or '(none)'!r}; "
-            f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"
+            f"unsupported file type {path.suffix or '(none)'!r}; supported: {SUPPORTED_LIST}"
         )
     try:
         data = _read_regular_file(path)
@@ -144,7 +189,7 @@ def load_document(path: Path, doc_id: str, options: LoadOptions | None = None) -
         raise LoadError(f"cannot read file ({exc.strerror or exc})") from None
     if not data or data.isspace():  # not data.strip(): that would copy a big file
         raise LoadError("empty file; nothing to ingest")
-    document = loader(path, doc_id, data, options or LoadOptions())
+    document = fmt.load(path, doc_id, data, options or LoadOptions())
     if not document.text.strip():
         raise LoadError("no text found in the file; nothing to ingest")
     return document

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from assistant.api.routes import web_dir
 from assistant.errors import BadRequest
 from assistant.uploads import Upload, UploadDir, safe_filename
+from ingest.loaders import FORMATS
 
 
 @pytest.mark.parametrize(
@@ -64,3 +67,11 @@ def test_discard_stays_inside_the_folder(tmp_path: Path) -> None:
     assert (tmp_path / "outside.txt").exists()
     (folder.root / "mine.txt").write_text("an upload")
     assert folder.discard(folder.root / "mine.txt") and not (folder.root / "mine.txt").exists()
+
+
+def test_the_page_file_picker_accepts_the_ingest_formats() -> None:
+    """The page is static HTML, so it cannot read the registry: this keeps the two in step."""
+    page = (web_dir() / "index.html").read_text(encoding="utf-8")
+    accept = re.search(r'id="files"[^>]*accept="([^"]*)"', page, re.S)
+    assert accept is not None
+    assert accept.group(1).split(",") == [s for fmt in FORMATS for s in fmt.suffixes]

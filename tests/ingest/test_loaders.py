@@ -10,7 +10,14 @@ import pytest
 
 from ingest.chunking import chunk_document
 from ingest.document import Document
-from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, decode_text, load_document
+from ingest.loaders import (
+    FORMATS,
+    SUPPORTED_SUFFIXES,
+    LoadError,
+    decode_text,
+    format_for,
+    load_document,
+)
 from tests.ingest.builders import write_docx, write_pdf
 
 
@@ -325,3 +332,34 @@ def test_html_in_an_unknown_declared_charset_is_a_load_error(tmp_path: Path) -> 
     path.write_bytes('<meta charset="no-such-codec"><p>caf\u00e9</p>'.encode("latin-1"))
     with pytest.raises(LoadError, match="unknown charset 'no-such-codec'"):
         load_document(path, "legacy.html")
+
+
+def test_each_suffix_names_exactly_one_format() -> None:
+    suffixes = [suffix for fmt in FORMATS for suffix in fmt.suffixes]
+    assert len(suffixes) == len(set(suffixes)) and set(suffixes) == SUPPORTED_SUFFIXES
+    assert all(s.startswith(".") and s == s.lower() for s in suffixes)
+    for fmt in FORMATS:
+        assert all(format_for(f"Report{suffix.upper()}") is fmt for suffix in fmt.suffixes)
+    assert format_for("slides.pptx") is None and format_for("Makefile") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "problem"),
+    [
+        ("a.pdf", b"<html>not a pdf</html>", "no %PDF header"),
+        ("a.docx", b"{\\rtf1 not a zip}", "not a ZIP package"),
+        ("a.md", b"\xff\xfe\x00\xd8\x00" * 50, "UTF-8"),
+        ("a.pdf", b"%PDF-1.7 ...", None),
+        ("a.docx", b"PK\x03\x04...", None),
+        ("a.md", b"# fine", None),
+        ("a.png", b"anything: an image has no sniff", None),
+    ],
+)
+def test_a_format_sniffs_bytes_that_are_not_it(name: str, data: bytes, problem: str | None) -> None:
+    fmt = format_for(name)
+    assert fmt is not None
+    found = fmt.problem(data, name)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and problem in found
