@@ -12,8 +12,6 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
-
 from assistant.keyword import KeywordIndex
 from assistant.question import answer_type_ok, counted, focus_terms
 from assistant.reader import (
@@ -307,7 +305,3 @@ def _passages(hits: list[Hit], limit: int = 3) -> list[Citation]:
         Citation.of(n, h.chunk, h.chunk.text, h.chunk.start, h.chunk.end, h.score)
         for n, h in enumerate(hits[:limit], start=1)
     ]
-
-
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.dot(a, b) / ((np.linalg.norm(a) * np.linalg.norm(b)) or 1.0))

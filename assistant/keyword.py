@@ -215,9 +215,6 @@ class KeywordIndex:
         scores = index.bm25.get_scores(terms)  # type: ignore[attr-defined]
         return index.ids, np.asarray(scores, dtype=np.float32)
 
-    def size(self) -> int:
-        return len(self.snapshot().ids)
-
 
 def _windows(chunks: list[StoredChunk], context: int) -> dict[str, str]:
     """Each chunk's text widened by ``context`` neighbouring chunks of its document on each side,

@@ -438,14 +438,6 @@ class ChromaStore:
         ]
         return sorted(found, key=lambda c: (c.start, c.ordinal))
 
-    def get_embeddings(self, ids: Sequence[str]) -> np.ndarray:
-        """Stored vectors for the given chunk ids, in that order (missing ids are skipped)."""
-        if not ids:
-            return np.zeros((0, 0), dtype=np.float32)
-        result = self._call(lambda: self.chunks.get(ids=list(ids), include=["embeddings"]))
-        found = dict(zip(result["ids"], result["embeddings"], strict=True))
-        return np.asarray([found[i] for i in ids if i in found], dtype=np.float32)
-
     def nearest_ids(
         self, embedding: np.ndarray, n: int, doc_ids: Collection[str] | None = None
     ) -> list[tuple[str, float]]:
@@ -467,26 +459,6 @@ class ChromaStore:
             (cid, 1.0 - float(dist))
             for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)
         ]
-
-    def query(self, embedding: np.ndarray, n: int) -> list[tuple[StoredChunk, float]]:
-        """Nearest chunks by cosine similarity (1 - distance), best first."""
-        result = self._call(
-            lambda: self.chunks.query(
-                query_embeddings=[embedding],
-                n_results=n,
-                include=["documents", "metadatas", "distances"],
-            )
-        )
-        hits = []
-        for cid, text, meta, dist in zip(
-            result["ids"][0],
-            result["documents"][0],
-            result["metadatas"][0],
-            result["distances"][0],
-            strict=True,
-        ):
-            hits.append((_chunk_from(cid, text or "", meta or {}), 1.0 - float(dist)))
-        return hits
 
 
 def _is_connection_error(exc: Exception) -> bool:

@@ -164,16 +164,17 @@ def resume(corpus: Path, data_dir: Path, embedder: Embedder) -> IngestReport:
 def snapshot(data_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
     """Chunks (id -> everything stored), records (minus the time) and vectors."""
     store = ChromaStore(path=data_dir / "chroma")
-    chunks = {c.chunk_id: asdict(c) for c in store.iter_chunks()}
+    stored = list(store.iter_chunks_with_vectors())
+    chunks = {c.chunk_id: asdict(c) for c, _, _ in stored}
     records = {}
     for doc_id, record in store.doc_records().items():
         fields = asdict(record)
         del fields["ingested_at"]
         records[doc_id] = fields
     ids = sorted(chunks)
-    vectors = dict(zip(ids, store.get_embeddings(ids), strict=True))
+    vectors = {c.chunk_id: vector for c, vector, _ in stored}
     # the vector index must hold every chunk too, not only the metadata table
-    found = {hit.chunk_id for hit, _ in store.query(vectors[ids[0]], len(ids))}
+    found = {cid for cid, _ in store.nearest_ids(vectors[ids[0]], len(ids))}
     assert found == set(ids), f"{len(set(ids) - found)} chunks missing from the vector index"
     return chunks, records, vectors
 

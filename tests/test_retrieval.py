@@ -141,13 +141,13 @@ def test_bm25_cache_is_reused_across_services_and_rebuilt_after_a_change(
     inode = folder.stat().st_ino
 
     second = Service(settings, embedder=embedder)
-    assert second.keyword.size() == 1
+    assert len(second.keyword.snapshot().ids) == 1
     assert [p.stat().st_ino for p in _cache_folders(settings)] == [inode]  # loaded, not rebuilt
 
     (docs / "b.md").write_text("# B\n\nThe lighthouse keeper rows a small boat.\n")
     first.ingest([docs])
     hits = second.retriever.search("lighthouse keeper", 1, mode="bm25")
     assert hits[0].chunk.doc_id == "b.md"
-    assert second.keyword.size() == 2
+    assert len(second.keyword.snapshot().ids) == 2
     [rebuilt] = _cache_folders(settings)
     assert rebuilt != folder  # the old generation's cache is gone

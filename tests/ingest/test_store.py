@@ -45,12 +45,15 @@ def test_store_needs_exactly_one_location(tmp_path: Path) -> None:
         ChromaStore(path=tmp_path, url="http://127.0.0.1:1")
 
 
-def test_query_returns_the_nearest_chunk_first(synced: ChromaStore, embedder: Embedder) -> None:
-    [chunk] = [c for c in synced.iter_chunks() if "Treasury designates" in c.text]
-    [vector] = synced.get_embeddings([chunk.chunk_id])
+def test_nearest_ids_returns_the_nearest_chunk_first(
+    synced: ChromaStore, embedder: Embedder
+) -> None:
+    [(chunk, vector)] = [
+        (c, v) for c, v, _ in synced.iter_chunks_with_vectors() if "Treasury designates" in c.text
+    ]
     assert vector.shape == (384,) and np.isclose(np.linalg.norm(vector), 1.0, atol=1e-3)
-    hits = synced.query(vector, 3)
-    assert hits[0][0].chunk_id == chunk.chunk_id
+    hits = synced.nearest_ids(vector, 3)
+    assert hits[0][0] == chunk.chunk_id
     assert hits[0][1] == pytest.approx(1.0, abs=1e-3)
     assert [h[1] for h in hits] == sorted((h[1] for h in hits), reverse=True)
 

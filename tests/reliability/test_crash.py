@@ -67,14 +67,14 @@ class Setup:
 
 
 def snapshot(store: ChromaStore) -> Snapshot:
-    chunks = {c.chunk_id: asdict(c) for c in store.iter_chunks()}
+    stored = list(store.iter_chunks_with_vectors())
+    chunks = {c.chunk_id: asdict(c) for c, _, _ in stored}
     records = {}
     for doc_id, record in store.doc_records().items():
         fields = asdict(record)
         del fields["ingested_at"]
         records[doc_id] = fields
-    ids = sorted(chunks)
-    vectors = dict(zip(ids, store.get_embeddings(ids), strict=True))
+    vectors = {c.chunk_id: vector for c, vector, _ in stored}
     return chunks, records, vectors
 
 
