@@ -10,6 +10,7 @@ typo in a template or in the code that fills it is caught at once instead of rea
 from __future__ import annotations
 
 import string
+from collections.abc import Collection
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
@@ -47,6 +48,13 @@ class PromptVariableError(PromptError):
     """Variables are missing, unknown, or differ between a template and its declaration."""
 
 
+def _check_variables(name: str, **problems: Collection[str]) -> None:
+    """Raise PromptVariableError naming each kind of problem found (kind: its variables)."""
+    found = [f"{kind} {', '.join(sorted(names))}" for kind, names in problems.items() if names]
+    if found:
+        raise PromptVariableError(f"prompt {name!r}: {'; '.join(found)}")
+
+
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Role
@@ -75,15 +83,11 @@ class Prompt:
 
     def render(self, **values: object) -> list[RenderedMessage]:
         """The messages with every placeholder filled; all declared variables are required."""
-        missing = sorted(self.variables - values.keys())
-        unknown = sorted(values.keys() - self.variables)
-        if missing or unknown:
-            problems = []
-            if missing:
-                problems.append(f"missing {', '.join(missing)}")
-            if unknown:
-                problems.append(f"unknown {', '.join(unknown)}")
-            raise PromptVariableError(f"prompt {self.name!r}: {'; '.join(problems)}")
+        _check_variables(
+            self.name,
+            missing=self.variables - values.keys(),
+            unknown=values.keys() - self.variables,
+        )
         text = {name: str(value) for name, value in values.items()}
         return [
             RenderedMessage(role, template.format_map(text)) for role, template in self.messages
@@ -124,15 +128,9 @@ def parse_prompt(name: str, text: str) -> Prompt:
     used: set[str] = set()
     for message in data.messages:
         used |= _placeholders(name, message.content)
-    undeclared = sorted(used - declared)
-    unused = sorted(declared - used)
-    if undeclared or unused:
-        problems = []
-        if undeclared:
-            problems.append(f"uses undeclared {', '.join(undeclared)}")
-        if unused:
-            problems.append(f"declares unused {', '.join(unused)}")
-        raise PromptVariableError(f"prompt {name!r}: {'; '.join(problems)}")
+    _check_variables(
+        name, **{"uses undeclared": used - declared, "declares unused": declared - used}
+    )
     return Prompt(
         name,
         data.description,
