@@ -17,6 +17,8 @@ ANSWER_KEYS = {"answer", "refused", "citations"}
 CITATION_KEYS = {"n", "doc_id", "title", "source", "location", "quote", "start", "end", "score"}
 SAMPLE_IDS = sorted(p.name for p in sample_corpus_dir().iterdir())
 
+pytestmark = pytest.mark.slow  # every test runs the CLI in a subprocess
+
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode != 0, result.stdout
@@ -140,7 +142,6 @@ def test_bad_setting_is_a_one_line_error(
     assert line.startswith("error: invalid setting") and field in line
 
 
-@pytest.mark.slow
 def test_ask_json_on_an_empty_store_ingests_the_sample_first(tmp_path: Path) -> None:
     question = "What does the Women, Peace, and Security Act of 2017 require?"
     result = run_cli("ask", question, "--json", data_dir=tmp_path / "data", cwd=tmp_path)

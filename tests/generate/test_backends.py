@@ -20,6 +20,7 @@ from tests.helpers import clean_env, run_cli
 LLM_MODULES = ("langchain_openai", "langchain_ollama", "llama_cpp", "openai", "assistant.llm")
 
 
+@pytest.mark.slow  # a subprocess
 def test_default_settings_answer_extractively_without_loading_any_llm_library(
     sample_copy: Path, tmp_path: Path
 ) -> None:
@@ -171,6 +172,7 @@ def test_a_missing_gguf_file_is_a_clear_error(sample_data_dir: Path, embedder: E
         Service(settings, embedder=embedder)
 
 
+@pytest.mark.slow  # a subprocess
 def test_cli_reports_bad_llm_settings_in_one_line(tmp_path: Path) -> None:
     result = run_cli(
         "ask",
