@@ -1,4 +1,7 @@
-"""Shared fixtures: the real bundled model (loaded once), real Chroma stores in temp dirs."""
+"""Shared fixtures: the real bundled model (loaded once), real Chroma stores in temp dirs.
+
+A test that uses the ingested sample corpus is marked ``slow`` here (its first user pays half
+a minute of ingest), so ``pytest -m "not slow"`` never waits for it."""
 
 from __future__ import annotations
 
@@ -14,6 +17,13 @@ from ingest.embedding import Embedder
 
 REPO = Path(__file__).resolve().parent.parent
 DEV_QUESTIONS = REPO / "tests" / "data" / "dev-questions.jsonl"
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "sample_data_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.helpers import clean_env
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "bench" / "qa.py"
@@ -123,14 +124,12 @@ def test_articles_become_markdown_documents(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_end_to_end_json_and_dump(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
     dump = tmp_path / "out.jsonl"
     result = subprocess.run(
         [sys.executable, str(SCRIPT), str(FIXTURE), "--json"]
         + ["--data-dir", str(tmp_path / "data"), "--dump", str(dump)],
         cwd=tmp_path,  # no stray .env file is read
-        env=env,
+        env=clean_env(),
         capture_output=True,
         text=True,
         timeout=300,

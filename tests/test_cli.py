@@ -3,42 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from assistant.service import sample_corpus_dir
 from ingest.loaders import load_document
+from tests.helpers import run_cli
 
 REPORT_KEYS = {"added", "updated", "unchanged", "removed", "chunks", "failed"}
 ANSWER_KEYS = {"answer", "refused", "citations"}
 CITATION_KEYS = {"n", "doc_id", "title", "source", "location", "quote", "start", "end", "score"}
 SAMPLE_IDS = sorted(p.name for p in sample_corpus_dir().iterdir())
 
-
-def cli(
-    *args: str,
-    data_dir: Path,
-    cwd: Path,
-    env: dict[str, str] | None = None,
-    stdin: str | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m assistant.cli`` with only the ASSISTANT_* variables given here."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    environ["ASSISTANT_DATA_DIR"] = str(data_dir)
-    environ.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args],
-        cwd=cwd,  # an empty folder: no stray .env file is read
-        env=environ,
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=240,
-    )
+pytestmark = pytest.mark.slow  # every test runs the CLI in a subprocess
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
@@ -65,7 +44,7 @@ def docs(tmp_path: Path) -> Path:
 def test_ingest_json_report_and_incremental_rerun(tmp_path: Path, docs: Path) -> None:
     data = tmp_path / "data"
     missing = tmp_path / "missing.md"
-    first = cli("ingest", str(docs), str(missing), "--json", data_dir=data, cwd=tmp_path)
+    first = run_cli("ingest", str(docs), str(missing), "--json", data_dir=data, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
     assert set(report) >= REPORT_KEYS
@@ -76,7 +55,7 @@ def test_ingest_json_report_and_incremental_rerun(tmp_path: Path, docs: Path) ->
     assert failed[str(missing)] == "no such file or directory"
     assert failed[str(docs / "diagram.xyz")].startswith("unsupported file type '.xyz'")
 
-    again = cli("ingest", str(docs), "--json", data_dir=data, cwd=tmp_path)
+    again = run_cli("ingest", str(docs), "--json", data_dir=data, cwd=tmp_path)
     rerun = json.loads(again.stdout)
     assert (rerun["added"], rerun["unchanged"], rerun["chunks"]) == (0, 2, 0)
     assert rerun["model_loaded"] is False  # nothing to embed, so the model never loaded
@@ -84,7 +63,7 @@ def test_ingest_json_report_and_incremental_rerun(tmp_path: Path, docs: Path) ->
 
 def test_ingest_of_nothing_loadable_fails(tmp_path: Path) -> None:
     missing = tmp_path / "nope"
-    result = cli("ingest", str(missing), "--json", data_dir=tmp_path / "data", cwd=tmp_path)
+    result = run_cli("ingest", str(missing), "--json", data_dir=tmp_path / "data", cwd=tmp_path)
     assert result.returncode != 0
     report = json.loads(result.stdout)
     assert report["failed"] == [{"path": str(missing), "error": "no such file or directory"}]
@@ -92,14 +71,14 @@ def test_ingest_of_nothing_loadable_fails(tmp_path: Path) -> None:
 
 
 def test_ingest_human_output_summarises_the_run(tmp_path: Path, sample_copy: Path) -> None:
-    result = cli("ingest", str(sample_corpus_dir()), data_dir=sample_copy, cwd=tmp_path)
+    result = run_cli("ingest", str(sample_corpus_dir()), data_dir=sample_copy, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"unchanged {len(SAMPLE_IDS)}" in result.stdout
     assert "not loaded" in result.stdout
 
 
 def test_sources_json_lists_the_ingested_documents(tmp_path: Path, sample_copy: Path) -> None:
-    result = cli("sources", "--json", data_dir=sample_copy, cwd=tmp_path)
+    result = run_cli("sources", "--json", data_dir=sample_copy, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     sources = json.loads(result.stdout)
     assert [s["doc_id"] for s in sources] == SAMPLE_IDS
@@ -113,17 +92,17 @@ def test_sources_json_lists_the_ingested_documents(tmp_path: Path, sample_copy: 
 
 def test_remove_deletes_a_document(tmp_path: Path, sample_copy: Path) -> None:
     doc_id = "wh-statement-crsv-sanctions-2023.md"
-    result = cli("remove", doc_id, data_dir=sample_copy, cwd=tmp_path)
+    result = run_cli("remove", doc_id, data_dir=sample_copy, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"removed {doc_id} (")
-    after = json.loads(cli("sources", "--json", data_dir=sample_copy, cwd=tmp_path).stdout)
+    after = json.loads(run_cli("sources", "--json", data_dir=sample_copy, cwd=tmp_path).stdout)
     assert [s["doc_id"] for s in after] == [d for d in SAMPLE_IDS if d != doc_id]
-    again = cli("remove", doc_id, data_dir=sample_copy, cwd=tmp_path)
+    again = run_cli("remove", doc_id, data_dir=sample_copy, cwd=tmp_path)
     assert doc_id in one_line_error(again)
 
 
 def test_remove_unknown_id_is_a_one_line_error(tmp_path: Path, sample_copy: Path) -> None:
-    result = cli("remove", "no-such-doc.md", data_dir=sample_copy, cwd=tmp_path)
+    result = run_cli("remove", "no-such-doc.md", data_dir=sample_copy, cwd=tmp_path)
     line = one_line_error(result)
     assert "no-such-doc.md" in line and "assistant sources" in line
     assert result.stdout == ""
@@ -133,13 +112,13 @@ def test_remove_unknown_id_is_a_one_line_error(tmp_path: Path, sample_copy: Path
 def test_ask_empty_question_is_a_one_line_error(
     tmp_path: Path, sample_copy: Path, question: str
 ) -> None:
-    result = cli("ask", question, data_dir=sample_copy, cwd=tmp_path)
+    result = run_cli("ask", question, data_dir=sample_copy, cwd=tmp_path)
     assert "question is empty" in one_line_error(result)
     assert result.stdout == ""
 
 
 def test_ask_k_out_of_range_is_a_usage_error(tmp_path: Path, sample_copy: Path) -> None:
-    result = cli("ask", "What is WPS?", "-k", "0", data_dir=sample_copy, cwd=tmp_path)
+    result = run_cli("ask", "What is WPS?", "-k", "0", data_dir=sample_copy, cwd=tmp_path)
     assert result.returncode == 2
     assert "-k" in one_line_error(result)
 
@@ -158,15 +137,14 @@ def test_ask_k_out_of_range_is_a_usage_error(tmp_path: Path, sample_copy: Path) 
 def test_bad_setting_is_a_one_line_error(
     tmp_path: Path, variable: str, value: str, field: str
 ) -> None:
-    result = cli("sources", data_dir=tmp_path / "data", cwd=tmp_path, env={variable: value})
+    result = run_cli("sources", data_dir=tmp_path / "data", cwd=tmp_path, **{variable: value})
     line = one_line_error(result)
     assert line.startswith("error: invalid setting") and field in line
 
 
-@pytest.mark.slow
 def test_ask_json_on_an_empty_store_ingests_the_sample_first(tmp_path: Path) -> None:
     question = "What does the Women, Peace, and Security Act of 2017 require?"
-    result = cli("ask", question, "--json", data_dir=tmp_path / "data", cwd=tmp_path)
+    result = run_cli("ask", question, "--json", data_dir=tmp_path / "data", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "ingesting the bundled sample corpus" in result.stderr
     assert f"Ingested {len(SAMPLE_IDS)} sample documents" in result.stderr
@@ -186,7 +164,7 @@ def test_ask_json_on_an_empty_store_ingests_the_sample_first(tmp_path: Path) -> 
             texts[doc_id] = load_document(sample_corpus_dir() / doc_id, doc_id).text
         # the quote is verbatim and its offsets point at it in the normalised document
         assert texts[doc_id][citation["start"] : citation["end"]] == citation["quote"]
-    sources = cli("sources", "--json", data_dir=tmp_path / "data", cwd=tmp_path)
+    sources = run_cli("sources", "--json", data_dir=tmp_path / "data", cwd=tmp_path)
     assert [s["doc_id"] for s in json.loads(sources.stdout)] == SAMPLE_IDS
 
 
@@ -195,7 +173,7 @@ SANCTIONS_DOC = "wh-factsheet-crsv-sanctions-2023.md"
 
 
 def test_ask_within_a_document_shows_the_passage_opened(tmp_path: Path, sample_copy: Path) -> None:
-    result = cli(
+    result = run_cli(
         "ask", SANCTIONS, "--doc", SANCTIONS_DOC, "--format", "json", "--open", "1",
         data_dir=sample_copy, cwd=tmp_path,
     )  # fmt: skip
@@ -209,25 +187,25 @@ def test_ask_within_a_document_shows_the_passage_opened(tmp_path: Path, sample_c
 
 
 def test_tags_scope_and_markdown_answers(tmp_path: Path, sample_copy: Path) -> None:
-    tagged = cli("tag", SANCTIONS_DOC, "Sanctions", data_dir=sample_copy, cwd=tmp_path)
+    tagged = run_cli("tag", SANCTIONS_DOC, "Sanctions", data_dir=sample_copy, cwd=tmp_path)
     assert tagged.returncode == 0, tagged.stderr
-    listed = json.loads(cli("sources", "--tag", "sanctions", "--json", data_dir=sample_copy,
+    listed = json.loads(run_cli("sources", "--tag", "sanctions", "--json", data_dir=sample_copy,
                             cwd=tmp_path).stdout)  # fmt: skip
     assert [s["doc_id"] for s in listed] == [SANCTIONS_DOC] and listed[0]["tags"] == ["sanctions"]
-    result = cli(
+    result = run_cli(
         "ask", SANCTIONS, "--tag", "sanctions", "--format", "markdown",
         data_dir=sample_copy, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "\n> " in result.stdout and "> — https://" in result.stdout  # quote and its source
-    missing = cli("ask", SANCTIONS, "--tag", "no-such-tag", data_dir=sample_copy, cwd=tmp_path)
+    missing = run_cli("ask", SANCTIONS, "--tag", "no-such-tag", data_dir=sample_copy, cwd=tmp_path)
     assert "no document has the tag 'no-such-tag'" in one_line_error(missing)
 
 
 def test_chat_saves_and_resumes_a_conversation(tmp_path: Path, sample_copy: Path) -> None:
     act = "wps-act-22usc-2152j.md"
     talk = tmp_path / "talk.json"
-    first = cli(
+    first = run_cli(
         "chat", "--doc", act, "--save", str(talk), data_dir=sample_copy, cwd=tmp_path,
         stdin="Who must make sure Department of Defense personnel get WPS training?\n",
     )  # fmt: skip
@@ -236,7 +214,7 @@ def test_chat_saves_and_resumes_a_conversation(tmp_path: Path, sample_copy: Path
     assert [m["role"] for m in saved["messages"]] == ["user", "assistant"]
     assert saved["scope"] == {"documents": [act], "tags": []}
     # resumed in its scope; the follow-up is read with the saved question
-    second = cli(
+    second = run_cli(
         "chat", "--resume", str(talk), data_dir=sample_copy, cwd=tmp_path,
         stdin="Which bodies of law must that training cover?\n",
     )  # fmt: skip
@@ -244,5 +222,5 @@ def test_chat_saves_and_resumes_a_conversation(tmp_path: Path, sample_copy: Path
     assert "Resumed 1 question" in second.stdout and "humanitarian law" in second.stdout
     assert len(json.loads(talk.read_text(encoding="utf-8"))["messages"]) == 4
     talk.write_text("[1, 2]")
-    broken = cli("chat", "--resume", str(talk), data_dir=sample_copy, cwd=tmp_path, stdin="")
+    broken = run_cli("chat", "--resume", str(talk), data_dir=sample_copy, cwd=tmp_path, stdin="")
     assert "is not a conversation saved with" in one_line_error(broken)

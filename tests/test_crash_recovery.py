@@ -32,6 +32,7 @@ from ingest.embedding import Embedder
 from ingest.loaders import load_document
 from ingest.store import ChromaStore
 from ingest.sync import IngestReport, discover, sync
+from tests.helpers import clean_env
 
 pytestmark = pytest.mark.slow
 
@@ -114,14 +115,12 @@ def write_ops(data_dir: Path) -> int:
 
 
 def cli_env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env.update(
+    return clean_env(
         ASSISTANT_DATA_DIR=str(data_dir),
         ASSISTANT_CHUNK_SIZE=str(CHUNK_SIZE),
         ASSISTANT_CHUNK_OVERLAP=str(CHUNK_OVERLAP),
         ASSISTANT_INGEST_BATCH=str(FLUSH_AT),
     )
-    return env
 
 
 def ingest_cmd(corpus: Path) -> list[str]:

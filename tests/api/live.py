@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,14 +10,10 @@ from pathlib import Path
 
 import httpx
 
+from tests.helpers import clean_env, free_port
+
 PYTHON = sys.executable
 CHROMA = str(Path(sys.executable).parent / "chroma")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LiveProcess:
@@ -68,14 +62,6 @@ def _wait(check: Callable[[], bool], timeout: float, proc: subprocess.Popen[byte
             return True
         time.sleep(0.25)
     return False
-
-
-def clean_env(**settings: str) -> dict[str, str]:
-    """The test process's environment without any ASSISTANT_* settings, plus ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
-    env.update(settings)
-    return env
 
 
 def start_app(data_dir: Path, workdir: Path, **settings: str) -> LiveProcess:

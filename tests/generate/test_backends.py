@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,10 +15,12 @@ from assistant.service import Service
 from assistant.settings import Settings
 from ingest.embedding import Embedder
 from tests.conftest import make_settings
+from tests.helpers import clean_env, run_cli
 
 LLM_MODULES = ("langchain_openai", "langchain_ollama", "llama_cpp", "openai", "assistant.llm")
 
 
+@pytest.mark.slow  # a subprocess
 def test_default_settings_answer_extractively_without_loading_any_llm_library(
     sample_copy: Path, tmp_path: Path
 ) -> None:
@@ -38,11 +39,10 @@ print(json.dumps({{
     "loaded": [m for m in {LLM_MODULES!r} if m in sys.modules],
 }}))
 """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=tmp_path,
-        env=env,
+        env=clean_env(drop=("OPENAI_",)),
         capture_output=True,
         text=True,
         timeout=300,
@@ -172,16 +172,15 @@ def test_a_missing_gguf_file_is_a_clear_error(sample_data_dir: Path, embedder: E
         Service(settings, embedder=embedder)
 
 
+@pytest.mark.slow  # a subprocess
 def test_cli_reports_bad_llm_settings_in_one_line(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env.update(ASSISTANT_DATA_DIR=str(tmp_path / "data"), ASSISTANT_LLM_BACKEND="openai")
-    result = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "ask", "anything"],
+    result = run_cli(
+        "ask",
+        "anything",
+        data_dir=tmp_path / "data",
         cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
         timeout=120,
+        ASSISTANT_LLM_BACKEND="openai",
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [

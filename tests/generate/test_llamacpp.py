@@ -7,10 +7,8 @@ for every answer is the citation contract: each [n] points at a quote that suppo
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from ingest.embedding import Embedder
 from tests.conftest import DEV_QUESTIONS
 from tests.generate.conftest import assert_cited, assert_unchanged_by_planting, llamacpp_service
 from tests.generate.test_injection import INJECTION, UNRELATED
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -115,19 +114,13 @@ def test_a_planted_injection_changes_nothing_with_the_local_model(
 
 
 def _cli(*args: str, data_dir: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env.update(
-        ASSISTANT_DATA_DIR=str(data_dir),
+    return run_cli(
+        *args,
+        data_dir=data_dir,
+        cwd=cwd,
+        timeout=600,
         ASSISTANT_LLM_BACKEND="llamacpp",
         ASSISTANT_LLM_MAX_TOKENS="200",
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
     )
 
 

@@ -4,7 +4,6 @@ answer from a separate process (so a crash fails a test instead of ending the te
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from assistant.service import Service
 from ingest.embedding import Embedder
 from tests.conftest import make_settings
 from tests.generate.conftest import LOCAL_LLM, assert_cited
+from tests.helpers import clean_env
 
 # what llama_print_system_info() printed for a native build on a Xeon with AMX (which crashes),
 # and for the portable build the install step makes
@@ -88,11 +88,10 @@ def test_a_build_known_to_crash_is_refused_and_the_extractive_answer_given(
 
 @pytest.mark.slow
 def test_the_real_model_answers_in_a_separate_process(sample_copy: Path, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
     result = subprocess.run(
         [sys.executable, "-c", SMOKE, str(sample_copy), GENERATED],
         cwd=tmp_path,
-        env=env,
+        env=clean_env(),
         capture_output=True,
         text=True,
         timeout=600,

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,7 @@ from tests.generate.conftest import (
     passages_in,
 )
 from tests.generate.fake_openai import FakeOpenAI, ScriptError
+from tests.helpers import run_cli
 
 COUNCIL = "Who leads the White House Gender Policy Council?"
 DEFENSE = (
@@ -219,20 +217,13 @@ def test_an_unreachable_server_is_a_clear_error(
 
 
 def _cli(*args: str, server: FakeOpenAI, data_dir: Path, cwd: Path) -> Any:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env.update(
-        ASSISTANT_DATA_DIR=str(data_dir),
+    return run_cli(
+        *args,
+        data_dir=data_dir,
+        cwd=cwd,
         ASSISTANT_LLM_BACKEND="openai",
         ASSISTANT_LLM_MODEL="scripted",
         ASSISTANT_LLM_BASE_URL=server.url,
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
     )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.api.live import LiveProcess, clean_env
+from tests.api.live import LiveProcess
+from tests.helpers import clean_env
 
 
 def restart(server: LiveProcess) -> LiveProcess:

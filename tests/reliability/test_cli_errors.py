@@ -13,23 +13,12 @@ from fastapi.testclient import TestClient
 
 from assistant.api import create_app
 from assistant.service import Service
-from tests.api.live import clean_env
 from tests.conftest import make_settings
+from tests.helpers import clean_env, run_cli
 
 pytestmark = pytest.mark.slow
 
 BAD_MODEL = "/nonexistent/embedding-model"
-
-
-def cli(*args: str, data_dir: Path, cwd: Path, **settings: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args],
-        env=clean_env(ASSISTANT_DATA_DIR=str(data_dir), **settings),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
@@ -52,7 +41,7 @@ def test_a_bad_question_on_an_empty_store_fails_before_ingesting_anything(
     tmp_path: Path, question: str, message: str
 ) -> None:
     data_dir = tmp_path / "data"
-    result = cli("ask", question, data_dir=data_dir, cwd=tmp_path)
+    result = run_cli("ask", question, data_dir=data_dir, cwd=tmp_path)
     assert message in one_line_error(result)
     assert not (data_dir / "chroma").exists(), "the sample corpus was ingested first"
 
@@ -88,7 +77,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path, sample_copy: Path, args: tup
 
 def test_a_bad_embedding_model_is_a_one_line_error_on_ask(tmp_path: Path) -> None:
     """An empty store: `ask` ingests the sample first, and that is where the model fails."""
-    result = cli(
+    result = run_cli(
         "ask",
         "What does the WPS Act require?",
         data_dir=tmp_path / "data",
@@ -102,7 +91,7 @@ def test_a_bad_embedding_model_is_a_one_line_error_on_ask(tmp_path: Path) -> Non
 
 def test_a_bad_embedding_model_stops_serve_at_start_up(tmp_path: Path, sample_copy: Path) -> None:
     """A store with documents: nothing to ingest, so the model fails in serve's warm-up."""
-    result = cli(
+    result = run_cli(
         "serve",
         "--port",
         "1",  # never bound: the model check comes first

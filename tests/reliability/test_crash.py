@@ -34,7 +34,8 @@ import pytest
 from ingest.embedding import Embedder
 from ingest.store import ChromaStore
 from ingest.sync import sync
-from tests.api.live import CHROMA, clean_env, start_chroma
+from tests.api.live import CHROMA, start_chroma
+from tests.helpers import clean_env
 from tests.reliability.checks import assert_consistent
 from tests.reliability.servers import restart
 from tests.reliability.tiny_model import write_tiny_model
