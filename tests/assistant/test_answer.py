@@ -16,16 +16,19 @@ RESOLUTION = "When did the Security Council adopt resolution 1325?"
 
 
 def answerer(
-    service: Service, threshold: float = 0.5, max_sentences: int = 4
+    service: Service, threshold: float | None = None, max_sentences: int | None = None
 ) -> ExtractiveAnswerer:
-    """The support-score answerer (no reader), built from the service's real parts."""
+    """The support-score answerer (no reader), built from the service's real parts with its
+    settings unless ``threshold`` or ``max_sentences`` are given."""
+    settings = service.settings
     return ExtractiveAnswerer(
         service.retriever,
         service.embedder,
         service.keyword,
+        k=settings.top_k,
         reader=None,
-        threshold=threshold,
-        max_sentences=max_sentences,
+        threshold=settings.refusal_threshold if threshold is None else threshold,
+        max_sentences=settings.max_answer_sentences if max_sentences is None else max_sentences,
     )
 
 
@@ -93,7 +96,9 @@ def test_the_reader_path_is_capped_by_max_sentences_too(small_service: Service) 
         small_service.retriever,
         small_service.embedder,
         small_service.keyword,
+        k=small_service.settings.top_k,
         reader=small_service.reader,
+        threshold=small_service.settings.refusal_threshold,
         max_sentences=1,
     )
     answer = with_reader.answer(TREASURY)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant.conversation import (
-    MAX_HISTORY_TURNS,
+    FOLLOWUP_LOOKBACK_TURNS,
     Message,
     followup_context,
     is_followup,
@@ -58,7 +58,7 @@ def test_a_chain_of_followups_reaches_back_to_the_question_that_started_it() -> 
 
 
 def test_context_reaches_back_at_most_max_history_turns() -> None:
-    followups = [f"And its office number {i}?" for i in range(MAX_HISTORY_TURNS)]
+    followups = [f"And its office number {i}?" for i in range(FOLLOWUP_LOOKBACK_TURNS)]
     history = turn(COUNCIL) + [m for q in followups for m in turn(q)]
     context = followup_context("And then?", history)
     # every turn is a follow-up, but the first question is more turns back than are kept
