@@ -160,9 +160,11 @@ def resume(corpus: Path, data_dir: Path, embedder: Embedder) -> IngestReport:
     return report
 
 
-def snapshot(data_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
+Snapshot = tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]
+
+
+def store_snapshot(store: ChromaStore) -> Snapshot:
     """Chunks (id -> everything stored), records (minus the time) and vectors."""
-    store = ChromaStore(path=data_dir / "chroma")
     stored = list(store.iter_chunks_with_vectors())
     chunks = {c.chunk_id: asdict(c) for c, _, _ in stored}
     records = {}
@@ -170,9 +172,16 @@ def snapshot(data_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, 
         fields = asdict(record)
         del fields["ingested_at"]
         records[doc_id] = fields
-    ids = sorted(chunks)
     vectors = {c.chunk_id: vector for c, vector, _ in stored}
-    # the vector index must hold every chunk too, not only the metadata table
+    return chunks, records, vectors
+
+
+def snapshot(data_dir: Path) -> Snapshot:
+    """The store's snapshot, after checking that the vector index holds every chunk too, not
+    only the metadata table."""
+    store = ChromaStore(path=data_dir / "chroma")
+    chunks, records, vectors = store_snapshot(store)
+    ids = sorted(chunks)
     found = {cid for cid, _ in store.nearest_ids(vectors[ids[0]], len(ids))}
     assert found == set(ids), f"{len(set(ids) - found)} chunks missing from the vector index"
     return chunks, records, vectors

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from tests.helpers import clean_env
 from tests.reliability.checks import assert_consistent
 from tests.reliability.servers import restart
 from tests.reliability.tiny_model import write_tiny_model
-from tests.test_crash_recovery import write_crash_corpus, write_ops
+from tests.test_crash_recovery import Snapshot, store_snapshot, write_crash_corpus, write_ops
 
 pytestmark = pytest.mark.slow
 
@@ -50,8 +50,6 @@ CHUNK_OVERLAP = 20
 SEED = 20260611
 TRIALS = 10
 SERVER_TRIALS = 3
-
-Snapshot = tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]
 
 
 @dataclass
@@ -65,18 +63,6 @@ class Setup:
     clean_update: Snapshot
     first_ops: int  # Chroma writes of a first ingest
     update_ops: int  # and of the update from ``corpus`` to ``changed``
-
-
-def snapshot(store: ChromaStore) -> Snapshot:
-    stored = list(store.iter_chunks_with_vectors())
-    chunks = {c.chunk_id: asdict(c) for c, _, _ in stored}
-    records = {}
-    for doc_id, record in store.doc_records().items():
-        fields = asdict(record)
-        del fields["ingested_at"]
-        records[doc_id] = fields
-    vectors = {c.chunk_id: vector for c, vector, _ in stored}
-    return chunks, records, vectors
 
 
 def assert_same(got: Snapshot, expected: Snapshot) -> None:
@@ -110,11 +96,11 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
     edit(changed)
     ingest(corpus, ChromaStore(path=root / "before" / "chroma"), embedder)
     first_ops = write_ops(root / "before")
-    clean_first = snapshot(ChromaStore(path=root / "before" / "chroma"))
+    clean_first = store_snapshot(ChromaStore(path=root / "before" / "chroma"))
     shutil.copytree(root / "before", root / "updated")
     ingest(changed, ChromaStore(path=root / "updated" / "chroma"), embedder)
     update_ops = write_ops(root / "updated") - first_ops
-    clean_update = snapshot(ChromaStore(path=root / "updated" / "chroma"))
+    clean_update = store_snapshot(ChromaStore(path=root / "updated" / "chroma"))
     return Setup(
         model,
         embedder,
@@ -259,7 +245,7 @@ def test_sigkill_at_random_writes_then_a_normal_run_gives_the_clean_store(
         store = ChromaStore(path=data_dir / "chroma")
         ingest(corpus, store, setup.embedder)  # the next, normal run
         assert_consistent(store)
-        assert_same(snapshot(store), expected)
+        assert_same(store_snapshot(store), expected)
     print(f"\nkill trials (scenario, writes done/total, killed mid-ingest): {outcomes}")
     assert sum(killed for *_, killed in outcomes) >= TRIALS - 2, outcomes
 
@@ -299,6 +285,6 @@ def test_chroma_server_killed_mid_ingest_fails_cleanly_and_the_next_run_complete
             assert rerun.wait() == 0, rerun.stderr[-2000:]
             store = ChromaStore(url=chroma.url)
             assert_consistent(store)
-            assert_same(snapshot(store), setup.clean_first)
+            assert_same(store_snapshot(store), setup.clean_first)
         finally:
             chroma.stop()
