@@ -250,7 +250,7 @@ def candidates(hits: list[Hit]) -> list[Candidate]:
             if is_intro(text[s:e]):
                 while (
                     j < len(spans)
-                    and is_list_item(text, spans[j][0])
+                    and is_list_item(text, *spans[j])
                     and spans[j][1] - s <= MAX_QUOTE_CHARS
                 ):
                     j += 1

@@ -28,9 +28,9 @@ _LIST_INTRO = re.compile(r"(?::|\b(?:following|including|include|includes|are|as
 _ENDS = (".", "!", "?", '"', "”", ")", ";")
 
 
-def is_list_item(text: str, pos: int = 0) -> bool:
-    """Whether a list item opens at ``pos`` of ``text``."""
-    return LIST_ITEM.match(text, pos) is not None
+def is_list_item(text: str, pos: int = 0, end: int | None = None) -> bool:
+    """Whether a list item opens at ``pos`` of ``text`` (read no further than ``end``)."""
+    return LIST_ITEM.match(text, pos, len(text) if end is None else end) is not None
 
 
 def is_intro(sentence: str) -> bool:
