@@ -184,11 +184,10 @@ class ExtractiveAnswerer:
             if t not in QUESTION_WORDS
         ]
         n = len(cands)
-        index = self.keyword.snapshot()
         weight = {}
         for t in q_terms:
             df = sum(1 for terms in cand_terms if t in terms)
-            weight[t] = math.log(1 + (n - df + 0.5) / (df + 0.5)) * min(index.idf(t), 6.0)
+            weight[t] = math.log(1 + (n - df + 0.5) / (df + 0.5)) * min(self.keyword.idf(t), 6.0)
         mass = sum(weight.values()) or 1.0
         asked = set(q_terms) | set(tokens(context))
         q_vec = self.embedder.embed_query(f"{context} {question}".strip())
@@ -227,7 +226,7 @@ class ExtractiveAnswerer:
         # the most promising candidates, judged with the passage's own similarity standing in
         # for the sentence's, get a sentence vector
         shortlist = sorted(cands, key=lambda c: -(c.support + 0.5 * c.hit.dense))[:_SHORTLIST]
-        vectors = sentence_vectors(index, self.embedder, shortlist)
+        vectors = sentence_vectors(self.keyword.store, self.embedder, shortlist)
         for cand, sim in zip(shortlist, vectors @ q_vec, strict=True):
             cand.features["dense"] = float(sim)
             cand.support += 0.5 * float(sim)

@@ -32,13 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from assistant.keyword import KeywordIndex, Snapshot
+from assistant.keyword import KeywordIndex
 from assistant.reader_model import PairScorer, pair_text
 from assistant.retrieval import Hit
 from assistant.text import tokens
 from ingest.document import overlaps
 from ingest.embedding import Embedder
 from ingest.sentences import BULLET, is_intro, is_list_item, sentence_spans
+from ingest.store import ChromaStore
 
 MODEL_DIR = Path(__file__).parent / "models"
 DEFAULT_WEIGHTS = MODEL_DIR / "reader.safetensors"
@@ -278,15 +279,16 @@ def candidates(hits: list[Hit]) -> list[Candidate]:
     return out
 
 
-def sentence_vectors(index: Snapshot, embedder: Embedder, cands: list[Candidate]) -> np.ndarray:
+def sentence_vectors(store: ChromaStore, embedder: Embedder, cands: list[Candidate]) -> np.ndarray:
     """The candidates' sentence vectors: pooled from their chunk's encoding at ingest
-    (ingest.span_vectors), or encoded now for chunks stored without one."""
-    pooled = [
-        index.span_vector(
-            c.hit.chunk.chunk_id, c.start - c.hit.chunk.start, c.end - c.hit.chunk.start
-        )
-        for c in cands
-    ]
+    (ingest.span_vectors, read from the store for these chunks only), or encoded now for chunks
+    stored without one (or gone from the store since they were retrieved)."""
+    stored = store.span_vectors(list({c.hit.chunk.chunk_id: c.hit.chunk for c in cands}.values()))
+    pooled = []
+    for c in cands:
+        spans = stored.get(c.hit.chunk.chunk_id)
+        start = c.start - c.hit.chunk.start
+        pooled.append(None if spans is None else spans.vector(start, c.end - c.hit.chunk.start))
     missing = [c.text for c, v in zip(cands, pooled, strict=True) if v is None]
     encoded = iter(embedder.embed_cached(missing)) if missing else iter(())
     return np.stack([v if v is not None else next(encoded) for v in pooled])
@@ -414,12 +416,11 @@ class Reader:
 
     def _prefilter(self, question: str, cands: list[Candidate]) -> None:
         """Pooled-vector similarity plus idf-weighted coverage of the question's words."""
-        index = self.keyword.snapshot()
         q_terms = list(dict.fromkeys(tokens(question)))
-        weight = {t: min(index.idf(t), 8.0) for t in q_terms}
+        weight = {t: min(self.keyword.idf(t), 8.0) for t in q_terms}
         mass = sum(weight.values()) or 1.0
         q_vec = self.embedder.embed_query(question)
-        sims = sentence_vectors(index, self.embedder, cands) @ q_vec
+        sims = sentence_vectors(self.keyword.store, self.embedder, cands) @ q_vec
         for cand, sim in zip(cands, sims, strict=True):
             terms = set(tokens(cand.text))
             lexical = sum(w for t, w in weight.items() if t in terms) / mass

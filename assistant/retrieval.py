@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from assistant.keyword import KeywordIndex, Snapshot
+from assistant.keyword import KeywordIndex
 from ingest.document import overlaps
 from ingest.embedding import Embedder
 from ingest.store import ChromaStore, StoredChunk
@@ -69,39 +67,37 @@ class Retriever:
 
         Candidates are the best ``pool`` (at least ``2 * k``) chunks of each method; every
         candidate gets both scores before they are mixed. With a ``scope``, both methods
-        search only its documents (Chroma filters inside its index; BM25 scores outside the
-        scope are zeroed before the best are taken), so a scoped question gets the scope's
+        search only its documents (Chroma filters inside its index, the keyword index inside its
+        table), so a scoped question gets the scope's
         best passages, not what is left of an unscoped top ``k``."""
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
         n = max(self.pool, 2 * k)
-        index = self.keyword.snapshot()
+        indexed = self.keyword.ensure()  # False while a server's first build runs: dense only
+        if not indexed and mode == "bm25":
+            return []
+        in_scope = None if scope is None else scope.doc_ids
         dense: dict[str, float] = {}
         vector = None
         if mode != "bm25":
             vector = self.embedder.embed_query(query)
-            in_scope = None if scope is None else scope.doc_ids
             dense = dict(self.store.nearest_ids(vector, n, in_scope))
         keyword: dict[str, float] = {}
         best_keyword = 0.0
-        if mode != "dense":
-            ids, scores = self.keyword.scores(query, index)
-            if scope is not None and len(ids):
-                scores = np.where(index.in_docs(scope.doc_ids), scores, 0.0)
-            if len(ids) and scores.max() > 0:
-                best_keyword = float(scores.max())
-                top = np.argpartition(-scores, min(n, len(ids)) - 1)[:n]
-                keyword = {ids[i]: float(scores[i]) for i in top if scores[i] > 0}
-                if mode == "hybrid":
-                    for cid in dense:
-                        i = index.position.get(cid)
-                        if i is not None:
-                            keyword[cid] = float(scores[i])
-        by_id = self._chunks(index, [*dense, *(c for c in keyword if c not in dense)])
+        if mode != "dense" and indexed:
+            also = list(dense) if mode == "hybrid" else []
+            keyword, best_keyword = self.keyword.search(query, n, in_scope, also)
+        if indexed:
+            # only what the index holds: a chunk written since (or of a document half-way
+            # through an update) is not answered from until its document is complete
+            by_id = self.keyword.chunks([*dense, *(c for c in keyword if c not in dense)])
+            dense = {cid: s for cid, s in dense.items() if cid in by_id}
+        else:
+            by_id = {c.chunk_id: c for c in self.store.get_chunks(list(dense))}
         if vector is not None:
-            for cid in keyword:
-                if cid not in dense and cid in by_id:
-                    dense[cid] = float(index.vectors[index.position[cid]] @ vector)
+            extra = [cid for cid in keyword if cid not in dense and cid in by_id]
+            for cid, stored in self.store.vectors(extra).items():
+                dense[cid] = float(stored @ vector)
         fused = self._fuse(by_id, dense, keyword, best_keyword, mode)
         hits: list[Hit] = []
         for cid in sorted(by_id, key=lambda c: -fused[c]):
@@ -112,21 +108,6 @@ class Retriever:
             if len(hits) >= k:
                 break
         return hits
-
-    def _chunks(self, index: Snapshot, ids: list[str]) -> dict[str, StoredChunk]:
-        """The chunks from the snapshot; ids it lacks (written since it was taken) are read
-        from the store."""
-        found: dict[str, StoredChunk] = {}
-        missing = []
-        for cid in ids:
-            chunk = index.chunk(cid)
-            if chunk is None:
-                missing.append(cid)
-            else:
-                found[cid] = chunk
-        if missing:
-            found.update((c.chunk_id, c) for c in self.store.get_chunks(missing))
-        return found
 
     def _fuse(
         self,

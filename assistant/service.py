@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -108,9 +109,10 @@ class Service:
             self.store = ChromaStore(url=settings.chroma_url, name=settings.collection)
         else:
             self.store = ChromaStore(path=settings.data_dir / "chroma", name=settings.collection)
+        shutil.rmtree(settings.data_dir / "keyword-cache", ignore_errors=True)  # before 2026-12
         self.keyword = KeywordIndex(
             self.store,
-            settings.data_dir / "keyword-cache",
+            settings.data_dir / "keyword",
             k1=settings.bm25_k1,
             b=settings.bm25_b,
             context=settings.bm25_context,
@@ -159,7 +161,7 @@ class Service:
     ) -> IngestReport:
         """Add or update documents; ``tags`` are added to every document found."""
         tags = check_tags(tags)
-        return _store_call(
+        report = _store_call(
             lambda: sync(
                 paths,
                 self.store,
@@ -175,9 +177,20 @@ class Service:
                 ),
             )
         )
+        self._caught_up()
+        return report
+
+    def _caught_up(self) -> None:
+        """This process's own change is answerable at once (others' follow within a second).
+        An embedded store's index, which lives beside it, is built now if it never was; a
+        server's replicas each build their own when they start."""
+        if self.keyword.ready:
+            _store_call(self.keyword.refresh)
+        elif self.store.url is None and not self.keyword.building:
+            _store_call(self.keyword.build)
 
     def is_empty(self) -> bool:
-        return _store_call(lambda: not self.store.doc_records())
+        return _store_call(lambda: self.store.doc_count() == 0)
 
     def ingest_sample(self, progress: ProgressFn | None = None) -> IngestReport:
         return self.ingest([sample_corpus_dir()], progress=progress)
@@ -251,11 +264,11 @@ class Service:
         def run() -> int:
             if self.store.doc_record(doc_id) is None and not self.store.chunk_ids(doc_id):
                 raise NotFound(f"no document with id {doc_id!r}; `assistant sources` lists them")
-            removed = self.store.delete_document(doc_id)
-            self.store.bump_generation()
-            return removed
+            return self.store.delete_document(doc_id)
 
-        return _store_call(run)
+        removed = _store_call(run)
+        self._caught_up()
+        return removed
 
     def passage(self, doc_id: str, start: int, end: int, reach: int = 1500) -> Passage:
         """The document's text around ``[start, end)``: the paragraph(s) holding it, at most
@@ -425,6 +438,8 @@ class Service:
             "ok": bool(store["ok"]),
             "store": store,
             "model": {"name": self.embedder.name, "loaded": self.embedder.loaded},
+            # until it is ready, answers come from dense retrieval alone
+            "keyword_index": self.keyword.status(),
             "llm": {
                 "backend": self.settings.llm_backend,
                 "model": self.generator.llm.name if self.generator else None,

@@ -70,7 +70,7 @@ def main() -> int:
     if not service.sources():
         service.ingest_sample()
     docs = [r.doc_id for r in service.sources()]
-    chunk_doc = {c.chunk_id: c.doc_id for c in service.keyword.snapshot().chunks}
+    chunk_doc = {c.chunk_id: c.doc_id for c in service.store.iter_chunks()}
     rows = []
     for path in QUESTION_FILES:
         for line in path.read_text(encoding="utf-8").splitlines():

@@ -1,14 +1,21 @@
 """Chroma access (the only module that imports chromadb).
 
-Two collections: ``<name>_chunks`` holds chunk texts, embeddings and metadata; ``<name>_docs``
+Three collections: ``<name>_chunks`` holds chunk texts, embeddings and metadata; ``<name>_docs``
 holds one record per completely ingested document. A document record is written only after
 all of its chunks are in place, which is what makes an interrupted ingest recoverable.
+``<name>_removals`` holds one tombstone per removed document id.
+
+Together they are the change feed that each process's keyword index follows
+(assistant.keyword): every record write stamps ``changed_at``, every removal writes its
+tombstone, so "what changed since T" is two filtered reads, never a read of the corpus.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +25,8 @@ from urllib.parse import urlparse
 import numpy as np
 
 from ingest.span_vectors import SpanVectors, unpack
+
+SPAN_CACHE = 4096  # chunks whose sentence vectors are kept in memory (about 15 MB)
 
 
 class StoreError(Exception):
@@ -47,6 +56,7 @@ class DocRecord:
     chunking: str = ""  # chunk size/overlap the chunks were cut with; a change re-chunks
     tags: str = ""  # the document's tags, comma-separated (Chroma metadata holds no lists)
     language: str = ""  # detected at ingest (ingest.language); "" when too short to tell
+    changed_at: float = 0.0  # when this record was last written (the change feed's clock)
 
     @property
     def tag_list(self) -> list[str]:
@@ -68,6 +78,7 @@ class DocRecord:
             chunking=str(meta.get("chunking", "")),
             tags=str(meta.get("tags", "")),
             language=str(meta.get("language", "")),
+            changed_at=float(meta.get("changed_at", 0.0)),
         )
 
 
@@ -128,7 +139,10 @@ class ChromaStore:
         self._client: Any = None
         self._chunks: Any = None
         self._docs: Any = None
+        self._removals: Any = None
         self._max_batch: int | None = None
+        self._span_cache: OrderedDict[tuple[str, int, int], SpanVectors | None] = OrderedDict()
+        self._span_lock = threading.Lock()
 
     @property
     def where(self) -> str:
@@ -161,6 +175,9 @@ class ChromaStore:
             )
             self._docs = self._client.get_or_create_collection(
                 f"{self.name}_docs", embedding_function=None
+            )
+            self._removals = self._client.get_or_create_collection(
+                f"{self.name}_removals", embedding_function=None
             )
         except StoreError:
             raise
@@ -195,6 +212,12 @@ class ChromaStore:
         if self._client is None:
             self._connect()
         return self._docs
+
+    @property
+    def removals(self) -> Any:
+        if self._client is None:
+            self._connect()
+        return self._removals
 
     def ping(self) -> None:
         """Raise StoreUnavailableError unless the store answers."""
@@ -247,6 +270,9 @@ class ChromaStore:
             for doc_id, meta in zip(result["ids"], result["metadatas"], strict=True)
         }
 
+    def doc_count(self) -> int:
+        return int(self._call(lambda: self.docs.count()))
+
     def doc_record(self, doc_id: str) -> DocRecord | None:
         result = self._call(lambda: self.docs.get(ids=[doc_id], include=["metadatas"]))
         if not result["ids"]:
@@ -257,8 +283,11 @@ class ChromaStore:
         self.put_doc_records([record])
 
     def put_doc_records(self, records: Sequence[DocRecord]) -> None:
-        """Write document records, many per call."""
+        """Write document records, many per call, each stamped with the time it is written."""
         step = self._batch_size()
+        now = time.time()
+        for record in records:
+            record.changed_at = now
         for s in range(0, len(records), step):
             part = records[s : s + step]
             metas = [{k: v for k, v in asdict(r).items() if k != "doc_id"} for r in part]
@@ -277,14 +306,36 @@ class ChromaStore:
             self._call(lambda s=s: self.docs.delete(ids=list(doc_ids[s : s + step])))
 
     def delete_document(self, doc_id: str) -> int:
-        """Remove a document's record, then its chunks. Returns how many chunks went.
+        """Write the document's tombstone, remove its record, then its chunks. Returns how many
+        chunks went.
 
-        Record first: a record promises complete chunks, so an interruption must leave at
-        worst chunks without a record (which the next ingest redoes or prunes), never a
-        record that makes the next ingest skip the document as unchanged.
+        Record before chunks: a record promises complete chunks, so an interruption must leave
+        at worst chunks without a record (which the next ingest redoes or prunes), never a
+        record that makes the next ingest skip the document as unchanged. The tombstone goes
+        first, so a keyword index that follows the change feed hears of the
+        removal even if this process dies before the chunks are gone (it re-reads the documents
+        of recent tombstones and changes for a while, see assistant.keyword).
         """
+        self._call(
+            lambda: self.removals.upsert(
+                ids=[doc_id], embeddings=[[1.0]], metadatas=[{"at": time.time()}]
+            )
+        )
         self.delete_doc_record(doc_id)
         return self.delete_chunks(doc_id)
+
+    def changed_since(self, since: float) -> tuple[dict[str, DocRecord], list[str]]:
+        """The document records written at or after ``since`` and the ids of the documents
+        removed then: the change feed (two filtered reads, whatever the corpus size)."""
+        written = self._call(
+            lambda: self.docs.get(where={"changed_at": {"$gte": since}}, include=["metadatas"])
+        )
+        removed = self._call(lambda: self.removals.get(where={"at": {"$gte": since}}, include=[]))
+        records = {
+            doc_id: DocRecord.from_metadata(doc_id, meta or {})
+            for doc_id, meta in zip(written["ids"], written["metadatas"], strict=True)
+        }
+        return records, list(removed["ids"])
 
     # -- chunks -------------------------------------------------------------------------------
     def _batch_size(self) -> int:
@@ -423,6 +474,61 @@ class ChromaStore:
             )
         }
         return [found[i] for i in ids if i in found]
+
+    def chunks_of(self, doc_ids: Sequence[str]) -> list[StoredChunk]:
+        """Every chunk of these documents (any version), read 100 documents per call."""
+        found: list[StoredChunk] = []
+        for s in range(0, len(doc_ids), 100):
+            part = list(doc_ids[s : s + 100])
+            where = {"doc_id": part[0]} if len(part) == 1 else {"doc_id": {"$in": part}}
+            result = self._call(
+                lambda where=where: self.chunks.get(where=where, include=["documents", "metadatas"])
+            )
+            found.extend(
+                _chunk_from(cid, text or "", meta or {})
+                for cid, text, meta in zip(
+                    result["ids"], result["documents"], result["metadatas"], strict=True
+                )
+            )
+        return found
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of these chunks (those still in the store)."""
+        if not ids:
+            return {}
+        result = self._call(lambda: self.chunks.get(ids=list(ids), include=["embeddings"]))
+        return {
+            cid: np.asarray(vector, dtype=np.float32)
+            for cid, vector in zip(result["ids"], result["embeddings"], strict=True)
+        }
+
+    def span_vectors(self, chunks: Sequence[StoredChunk]) -> dict[str, SpanVectors | None]:
+        """The sentence vectors stored with these chunks (None for a chunk stored without, or
+        gone from the store), read for these chunks only and kept in a bounded cache (keyed by
+        the chunk's id and extent: re-chunking the same text reuses ids)."""
+        found: dict[str, SpanVectors | None] = {}
+        missing: dict[str, tuple[str, int, int]] = {}
+        with self._span_lock:
+            for chunk in chunks:
+                key = (chunk.chunk_id, chunk.start, chunk.end)
+                if key in self._span_cache:
+                    self._span_cache.move_to_end(key)
+                    found[chunk.chunk_id] = self._span_cache[key]
+                else:
+                    missing[chunk.chunk_id] = key
+        if missing:
+            result = self._call(lambda: self.chunks.get(ids=list(missing), include=["metadatas"]))
+            read = dict(zip(result["ids"], result["metadatas"], strict=True))
+            with self._span_lock:
+                for cid, key in missing.items():
+                    meta = read.get(cid)
+                    spans = None if meta is None else unpack(meta)
+                    found[cid] = spans
+                    if meta is not None:
+                        self._span_cache[key] = spans
+                while len(self._span_cache) > SPAN_CACHE:
+                    self._span_cache.popitem(last=False)
+        return found
 
     def chunks_between(self, doc_id: str, start: int, end: int) -> list[StoredChunk]:
         """The document's chunks that overlap ``[start, end)`` of its text, in text order."""

@@ -89,6 +89,9 @@ def prepare(service: Service) -> None:
     except EmbeddingModelError as exc:  # `assistant serve` stops with a one-line error
         raise ConfigurationError(str(exc)) from None
     service.reader.warm_up()  # the reader loads now, not during the first question
+    # the keyword index builds in the background if it is new (answers are dense-only until
+    # then), and follows what other processes change in the store
+    service.keyword.follow()
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:

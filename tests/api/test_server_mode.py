@@ -1,4 +1,5 @@
-"""Server mode: two API processes share one `chroma run` server; Chroma is the only state.
+"""Server mode: two API processes share one `chroma run` server; Chroma is the only shared
+state (each process keeps its own keyword index, which follows the store's change feed).
 
 One cluster per module (the first process ingests the sample corpus into the empty server,
 which is the slow part); the tests run in file order and the last one stops the Chroma server.
@@ -6,6 +7,7 @@ which is the slow part); the tests run in file order and the last one stops the 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +68,19 @@ def cites(answer: dict[str, Any], doc_id: str) -> bool:
     return any(c["doc_id"] == doc_id for c in answer["citations"])
 
 
+def cited_within(server: LiveProcess, question: str, doc_id: str, seconds: float = 5.0) -> bool:
+    """Whether the server's answer cites the document within ``seconds``: a replica follows
+    another's changes through the store's change feed, about once a second (issue 14: an
+    upload is answerable on a second replica within 5 s)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if cites(ask(server, question), doc_id):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+
+
 def listed(server: LiveProcess) -> set[str]:
     documents = httpx.get(f"{server.url}/api/documents", timeout=30).json()["documents"]
     return {d["doc_id"] for d in documents}
@@ -88,8 +103,8 @@ def test_an_upload_through_one_is_answered_by_the_other(cluster: Cluster) -> Non
         "# Lisbon liaison log\n\nThe Lisbon liaison cell meets every second Thursday in the "
         "Almada annex. Its agenda reviews the protection-of-civilians checklist.\n",
     )
-    answer = ask(cluster.second, question)
-    assert cites(answer, name) and "Almada annex" in answer["answer"]
+    assert cited_within(cluster.second, question, name)
+    assert "Almada annex" in ask(cluster.second, question)["answer"]
     assert name in listed(cluster.second)
     # and the other way round
     other, other_question = "quito-roster.md", "Who keeps the Quito liaison roster?"
@@ -99,7 +114,8 @@ def test_an_upload_through_one_is_answered_by_the_other(cluster: Cluster) -> Non
         "# Quito roster\n\nThe Quito liaison roster is kept by Captain Ines Varga of the "
         "regional coordination office.\n",
     )
-    assert cites(ask(cluster.first, other_question), other)
+    assert cites(ask(cluster.second, other_question), other)  # at once where it was uploaded
+    assert cited_within(cluster.first, other_question, other)
 
 
 def test_answers_survive_a_restart(cluster: Cluster) -> None:
@@ -123,10 +139,13 @@ def test_a_delete_through_one_is_seen_by_the_other(cluster: Cluster) -> None:
         "# Tromso briefing\n\nThe Tromso briefing covered Arctic search-and-rescue "
         "coordination with the coast guard.\n",
     )
-    assert cites(ask(cluster.second, question), name)
+    assert cited_within(cluster.second, question, name)
     assert httpx.delete(f"{cluster.second.url}/api/documents/{name}").status_code == 200
     assert name not in listed(cluster.first)
-    assert not cites(ask(cluster.first, question), name)
+    deadline = time.monotonic() + 5
+    while cites(ask(cluster.first, question), name):
+        assert time.monotonic() < deadline, "the removal did not reach the other replica"
+        time.sleep(0.2)
 
 
 def test_health_is_503_when_the_chroma_server_is_gone(cluster: Cluster) -> None:

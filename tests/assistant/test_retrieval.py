@@ -9,7 +9,6 @@ import pytest
 from assistant.keyword import _windows
 from assistant.retrieval import MODES, Hit
 from assistant.service import Service
-from assistant.settings import Settings
 from ingest.embedding import Embedder
 from ingest.store import StoredChunk
 from tests.conftest import make_settings
@@ -123,11 +122,7 @@ def test_bm25_finds_a_chunk_by_a_word_of_its_neighbour(
     assert len(through_neighbour) == context  # the chunk right after the word, when asked
 
 
-def _cache_folders(settings: Settings) -> list[Path]:
-    return sorted(p for p in (settings.data_dir / "keyword-cache").iterdir() if p.is_dir())
-
-
-def test_bm25_cache_is_reused_across_services_and_rebuilt_after_a_change(
+def test_keyword_index_is_kept_on_disk_and_follows_another_service_s_changes(
     tmp_path: Path, embedder: Embedder
 ) -> None:
     docs = tmp_path / "docs"
@@ -137,17 +132,19 @@ def test_bm25_cache_is_reused_across_services_and_rebuilt_after_a_change(
     first = Service(settings, embedder=embedder)
     first.ingest([docs])
     assert first.retriever.search("ferry", 1, mode="bm25")[0].chunk.doc_id == "a.md"
-    [folder] = _cache_folders(settings)
-    inode = folder.stat().st_ino
+    [index_file] = (settings.data_dir / "keyword").glob("*.sqlite3")
 
     second = Service(settings, embedder=embedder)
-    assert len(second.keyword.snapshot().ids) == 1
-    assert [p.stat().st_ino for p in _cache_folders(settings)] == [inode]  # loaded, not rebuilt
+    assert second.keyword.ready and second.keyword.size == 1  # opened, not built again
 
     (docs / "b.md").write_text("# B\n\nThe lighthouse keeper rows a small boat.\n")
     first.ingest([docs])
+    assert first.keyword.size == 2  # the ingesting service applied its own change at once
     hits = second.retriever.search("lighthouse keeper", 1, mode="bm25")
-    assert hits[0].chunk.doc_id == "b.md"
-    assert len(second.keyword.snapshot().ids) == 2
-    [rebuilt] = _cache_folders(settings)
-    assert rebuilt != folder  # the old generation's cache is gone
+    assert hits[0].chunk.doc_id == "b.md"  # the other one caught up before searching
+    assert second.keyword.size == 2
+    assert list((settings.data_dir / "keyword").glob("*.sqlite3")) == [index_file]
+
+    first.remove("a.md")
+    assert first.keyword.size == 1
+    assert not first.retriever.search("ferry island noon", 3, mode="bm25")

@@ -72,9 +72,8 @@ def test_ingest_stores_sentence_vectors_and_answers_without_encoding_sentences(
     tmp_path: Path, embedder: Embedder
 ) -> None:
     _, service = port_day(tmp_path, embedder)
-    index = service.keyword.snapshot()
-    [chunk] = index.chunks
-    stored = index.sentences[0]
+    [chunk] = service.store.iter_chunks()
+    stored = service.store.span_vectors([chunk])[chunk.chunk_id]
     assert stored is not None and stored.spans == sentence_spans(chunk.text)
 
     before = embedder.texts_embedded
@@ -84,7 +83,7 @@ def test_ingest_stores_sentence_vectors_and_answers_without_encoding_sentences(
     assert embedder.texts_embedded == before + 1  # the question only
 
     # a chunk stored without sentence vectors (an older store) is scored by encoding them
-    index.sentences[0] = None
+    service.store._span_cache[(chunk.chunk_id, chunk.start, chunk.end)] = None
     embedder._query_cache.clear()
     before = embedder.texts_embedded
     again = service.ask("How many containers did the harbour crane lift?")
