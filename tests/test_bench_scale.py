@@ -19,7 +19,14 @@ SCRIPT = REPO / "bench" / "scale.py"
 LATENCY = {"asks", "p50_ms", "p95_ms", "max_ms"}
 START = {"health_s", "first_answer_s", "first_answer_ms", "first_answer_refused"}
 FIGURES: dict[str, set[str]] = {
-    "encoder": {"texts", "mean_chars", "batch_size", "wall_s", "chunks_per_s"},
+    "encoder": {
+        "texts",
+        "mean_chars",
+        "batch_size",
+        "wall_s",
+        "chunks_per_s",
+        "rounds_chunks_per_s",
+    },
     "ingest": {
         "added",
         "chunks",
@@ -93,6 +100,7 @@ def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
     assert figures["ingest"]["added"] == 30
     assert figures["data"]["chunks_in_store"] == figures["ingest"]["chunks"] + 1  # + the probe
     assert 2.5 <= figures["ingest"]["chunks_per_doc"] <= 4.0
+    assert max(figures["encoder"]["rounds_chunks_per_s"]) == figures["encoder"]["chunks_per_s"]
     assert figures["steady"]["asks"] == 10 and figures["steady"]["errors"] == 0
     for part in ("upload", "replica"):
         for window in ("before", "during"):
