@@ -761,7 +761,9 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument("--work", type=Path, default=None, help="work folder (default: temp)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary work folder")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="of the encoder weights, corpus and questions (0)"
+    )
     args = parser.parse_args()
     if args.docs < 1 or args.questions < 1:
         parser.error("--docs and --questions must be at least 1")
