@@ -54,7 +54,7 @@ from ingest.sync import embed_text
 log = logging.getLogger(__name__)
 
 SCHEMA = 1  # bump when the tables change: an index of another schema is rebuilt
-SLACK = 120.0  # seconds of the change feed re-read at every refresh
+SLACK = 30.0  # seconds of the change feed re-read at every refresh
 CANDIDATES = 200  # FTS5 candidates scored with k1/b per question (at least 4x the pool)
 BATCH_DOCS = 200  # documents applied per transaction
 FOLLOW_INTERVAL = 1.0  # seconds between two looks at the change feed
@@ -283,11 +283,9 @@ class KeywordIndex:
                 )
                 # a tombstone whose record is still there: the removal is under way (or the
                 # document came back); either way the next look, within SLACK, sees the outcome
-                gone = [
-                    d
-                    for d in removed
-                    if d not in records and d in local and self.store.doc_record(d) is None
-                ]
+                maybe = [d for d in removed if d not in records and d in local]
+                still = self.store.doc_records_of(maybe)
+                gone = [d for d in maybe if d not in still]
                 changed += self._remove(gone)
                 todo = [d for d, r in records.items() if local.get(d) != r.doc_hash]
                 for s in range(0, len(todo), BATCH_DOCS):

@@ -467,6 +467,19 @@ def first_answer(server: Server, question: str) -> dict[str, Any]:
     raise RuntimeError(f"{server.name}: no answer {WAIT:.0f} s after start")
 
 
+def index_ready(server: Server) -> float:
+    """Seconds from launch until /health says the keyword index is ready (a server with no
+    index builds it in the background, answering dense-only meanwhile)."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        server.check_alive()
+        health = httpx.get(f"{server.url}/health", timeout=TIMEOUT).json()
+        if health.get("keyword_index", {}).get("state", "ready") == "ready":
+            return round(server.since_start(), 2)
+        time.sleep(0.2)
+    raise RuntimeError(f"{server.name}: keyword index not ready {WAIT:.0f} s after start")
+
+
 def steady(server: Server, questions: list[str]) -> dict[str, Any]:
     with httpx.Client(base_url=server.url, timeout=TIMEOUT) as client:
         for question in questions[:WARMUP_QUESTIONS]:
@@ -664,6 +677,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         first = start_serve("serve-1", env, logs)
         servers.append(first)
         result["start"] = first_answer(first, questions[0])
+        result["start"]["index_ready_s"] = index_ready(first)
         memory = {"serve_started": first.memory_mb()["VmRSS"]}
         _log(f"start: {result['start']}")
         stored = int(httpx.get(f"{first.url}/health", timeout=TIMEOUT).json()["store"]["chunks"])
@@ -692,6 +706,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         second = start_serve("serve-2", {**env, "ASSISTANT_DATA_DIR": str(work / "serve-2")}, logs)
         servers.append(second)
         replica = first_answer(second, questions[1])
+        replica["index_ready_s"] = index_ready(second)
         _log(f"replica start: {replica}")
         memory["replica_started"] = second.memory_mb()["VmRSS"]
         other_doc = corpus.document("scale-upload-2.md", fact=FACT)
@@ -734,7 +749,8 @@ def _print_table(result: dict[str, Any]) -> None:
         f" {ing['chunks_per_s_net']} chunks/s ({ing['ratio_net']} x)",
         f"data per chunk                {data['kb_per_chunk']} KB"
         f" ({data['kb_per_chunk_after_ingest']} KB after ingest)",
-        f"serve: health, first answer   {start['health_s']} s, {start['first_answer_s']} s",
+        f"serve: health, first answer   {start['health_s']} s, {start['first_answer_s']} s"
+        f" (keyword index ready {start['index_ready_s']} s)",
         f"steady answers                p50 {st['p50_ms']} ms, p95 {st['p95_ms']} ms"
         f" ({st['asks']} asks, {st['answered']} answered, {st['errors']} errors)",
         f"during one upload             p50 {up['during']['p50_ms']} ms, p95"
@@ -742,7 +758,8 @@ def _print_table(result: dict[str, Any]) -> None:
         f" ({up['during']['asks']} asks; before: p50 {up['before']['p50_ms']} ms)",
         f"upload -> cited, same process {up['cited_s']} s (request {up['upload_s']} s,"
         f" retrieved {up['retrieved_s']} s)",
-        f"replica: health, first answer {rep['health_s']} s, {rep['first_answer_s']} s",
+        f"replica: health, first answer {rep['health_s']} s, {rep['first_answer_s']} s"
+        f" (keyword index ready {rep['index_ready_s']} s)",
         f"upload -> cited on replica    {rep['cited_s']} s (retrieved {rep['retrieved_s']} s;"
         f" replica's latency meanwhile p50 {rep['during']['p50_ms']} ms,"
         f" max {rep['during']['max_ms']} ms)",

@@ -273,6 +273,16 @@ class ChromaStore:
     def doc_count(self) -> int:
         return int(self._call(lambda: self.docs.count()))
 
+    def doc_records_of(self, doc_ids: Sequence[str]) -> dict[str, DocRecord]:
+        """The records of those of these documents that have one."""
+        if not doc_ids:
+            return {}
+        result = self._call(lambda: self.docs.get(ids=list(doc_ids), include=["metadatas"]))
+        return {
+            doc_id: DocRecord.from_metadata(doc_id, meta or {})
+            for doc_id, meta in zip(result["ids"], result["metadatas"], strict=True)
+        }
+
     def doc_record(self, doc_id: str) -> DocRecord | None:
         result = self._call(lambda: self.docs.get(ids=[doc_id], include=["metadatas"]))
         if not result["ids"]:

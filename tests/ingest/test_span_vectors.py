@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from pathlib import Path
 
@@ -27,10 +28,30 @@ def test_pack_round_trips_and_bad_metadata_reads_as_none() -> None:
     assert back is not None
     assert back.spans == item.spans
     assert back.tokens.tolist() == [2, 0, 7]
-    assert np.allclose(back.means, means, atol=1e-3)  # float16 storage
+    # int8 rows with a scale each: within half a step (max |row| / 254) of the original
+    steps = np.abs(means).max(axis=1, keepdims=True) / 254
+    assert np.all(np.abs(back.means.astype(np.float32) - means) <= steps + 1e-3)
     assert unpack({"doc_id": "a"}) is None  # stored before sentence vectors existed
     assert unpack(pack(item) | {"sent_tokens": "2,0"}) is None  # counts and spans disagree
-    assert unpack(pack(item) | {"sent_vectors": "not base64!"}) is None
+    assert unpack(pack(item) | {"sent_q8": "not base64!"}) is None
+    # float16 rows, as stored before the int8 ones, are still read
+    old = {k: v for k, v in pack(item).items() if k != "sent_q8"}
+    old["sent_vectors"] = base64.b64encode(means.astype(np.float16).tobytes()).decode("ascii")
+    legacy = unpack(old)
+    assert legacy is not None and np.allclose(legacy.means, means, atol=1e-3)
+
+
+def test_int8_sentence_vectors_keep_the_cosine_with_a_question(embedder: Embedder) -> None:
+    spans = sentence_spans(TEXT)
+    _, [(counts, means)] = embedder.embed_with_spans([TEXT], [spans])
+    exact = SpanVectors(spans, counts, means)
+    stored = unpack(pack(exact))
+    assert stored is not None
+    question = embedder.embed_query("How many containers did the crane lift?")
+    for s, e in spans:
+        a, b = exact.vector(s, e), stored.vector(s, e)
+        assert a is not None and b is not None
+        assert abs(float(a @ question) - float(b @ question)) < 0.005
 
 
 def test_vector_of_a_range_pools_the_spans_it_overlaps_by_token_count() -> None:
