@@ -13,12 +13,14 @@ What is stored, one file per collection under the data dir:
   widened by ``context`` neighbouring chunks of its document on each side (``body``, indexed by
   the FTS5 table): a passage is found by words its neighbours use too (on BEIR SciFact +0.01
   nDCG@10 for BM25 over 500-character chunks);
-- per term, how many chunks use it, in their own text (``terms``): the answerer's idf.
+- per term, how many chunks use it in their own text (``terms.df``: the answerer's idf) and how
+  many windows (``terms.wdf``: BM25's idf).
 
 Scoring: FTS5's bm25() has k1 = 1.2 and b = 0.75 built in, so it only picks the candidates (the
-best ``CANDIDATES`` for the query's terms ORed); those are scored with the configured k1 and b
-by the BM25 of bm25s' "lucene" variant that this index replaced (idf = ln(1 + (N - df + 0.5) /
-(df + 0.5)), term weight tf / (tf + k1 (1 - b + b dl / avgdl))), from their stored terms.
+best ``CANDIDATES`` for the query's rarest terms ORed, see ``POSTINGS``); those are scored with
+the configured k1 and b by the BM25 of bm25s' "lucene" variant that this index replaced
+(idf = ln(1 + (N - df + 0.5) / (df + 0.5)), term weight tf / (tf + k1 (1 - b + b dl / avgdl))),
+from their stored terms.
 
 Following changes (ingest.store keeps the feed in Chroma: every document record written carries
 ``changed_at``, every removal leaves a tombstone): ``refresh`` reads what changed since its
@@ -53,9 +55,14 @@ from ingest.sync import embed_text
 
 log = logging.getLogger(__name__)
 
-SCHEMA = 1  # bump when the tables change: an index of another schema is rebuilt
+SCHEMA = 2  # bump when the tables change: an index of another schema is rebuilt
 SLACK = 30.0  # seconds of the change feed re-read at every refresh
 CANDIDATES = 200  # FTS5 candidates scored with k1/b per question (at least 4x the pool)
+# FTS5 ranks every chunk that holds any of the terms it is given, so the candidates come from
+# the query's rarest terms, as many as fit in this many postings (always the rarest one): a
+# word that a third of a 300k-chunk library uses would make every question rank 100k chunks,
+# and it moves BM25 little (its idf is low). All the query's terms score the candidates.
+POSTINGS = 20_000
 BATCH_DOCS = 200  # documents applied per transaction
 FOLLOW_INTERVAL = 1.0  # seconds between two looks at the change feed
 
@@ -71,8 +78,8 @@ CREATE TABLE IF NOT EXISTS chunks(
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, content='chunks', content_rowid='id',
     tokenize="unicode61 remove_diacritics 0 tokenchars '.'");
-CREATE VIRTUAL TABLE IF NOT EXISTS fts_vocab USING fts5vocab(fts, 'row');
-CREATE TABLE IF NOT EXISTS terms(term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS terms(
+    term TEXT PRIMARY KEY, df INTEGER NOT NULL, wdf INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -332,12 +339,18 @@ class KeywordIndex:
             "INSERT INTO fts(fts, rowid, body) VALUES('delete', ?, ?)", [(r[0], r[1]) for r in rows]
         )
         lost: Counter[str] = Counter()
-        for _, _, _, text, title, location, language in rows:
+        lost_windows: Counter[str] = Counter()
+        for _, body, _, text, title, location, language in rows:
             lost.update(set(tokens(embed_text(title, location, text), language)))
+            lost_windows.update(set(body.split()))
         conn.executemany(
-            "UPDATE terms SET df = df - ? WHERE term = ?", [(n, t) for t, n in lost.items()]
+            "UPDATE terms SET df = df - ?, wdf = wdf - ? WHERE term = ?",
+            [(lost[t], lost_windows[t], t) for t in lost_windows.keys() | lost.keys()],
         )
-        conn.executemany("DELETE FROM terms WHERE term = ? AND df <= 0", [(t,) for t in lost])
+        conn.executemany(
+            "DELETE FROM terms WHERE term = ? AND wdf <= 0 AND df <= 0",
+            [(t,) for t in lost_windows.keys() | lost.keys()],
+        )
         conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         conn.execute("DELETE FROM docs WHERE doc_id = ?", (doc_id,))
         self._count(conn, -len(rows), -sum(r[2] for r in rows))
@@ -351,6 +364,7 @@ class KeywordIndex:
         )
         windows = _windows(chunks, self.context)
         gained: Counter[str] = Counter()
+        gained_windows: Counter[str] = Counter()
         length = 0
         for chunk in chunks:
             body = tokens(
@@ -359,6 +373,7 @@ class KeywordIndex:
             gained.update(
                 set(tokens(embed_text(chunk.title, chunk.location, chunk.text), chunk.language))
             )
+            gained_windows.update(set(body))
             cursor = conn.execute(
                 f"INSERT INTO chunks({_COLUMNS}, text, body, length) "
                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -383,9 +398,9 @@ class KeywordIndex:
             )
             length += len(body)
         conn.executemany(
-            "INSERT INTO terms(term, df) VALUES(?, ?) "
-            "ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
-            list(gained.items()),
+            "INSERT INTO terms(term, df, wdf) VALUES(?, ?, ?) "
+            "ON CONFLICT(term) DO UPDATE SET df = df + excluded.df, wdf = wdf + excluded.wdf",
+            [(t, gained[t], gained_windows[t]) for t in gained_windows.keys() | gained.keys()],
         )
         self._count(conn, len(chunks), length)
 
@@ -453,7 +468,17 @@ class KeywordIndex:
         if not terms:
             return {cid: 0.0 for cid in also}, 0.0
         conn = self._conn()
-        found = _match(conn, terms, max(CANDIDATES, 4 * n), doc_ids)
+        marks = ",".join("?" * len(terms))
+        sql = f"SELECT term, wdf FROM terms WHERE term IN ({marks}) AND wdf > 0"
+        wdf = dict(conn.execute(sql, terms).fetchall())
+        picked: list[str] = []
+        postings = 0
+        for term in sorted(wdf, key=lambda t: wdf[t]):
+            if picked and postings + wdf[term] > POSTINGS:
+                break
+            picked.append(term)
+            postings += wdf[term]
+        found = _match(conn, picked, max(CANDIDATES, 4 * n), doc_ids) if picked else []
         rows = {row[0]: row for row in found}
         missing = [cid for cid in also if cid not in rows]
         for s in range(0, len(missing), 500):
@@ -463,27 +488,21 @@ class KeywordIndex:
                 f"SELECT chunk_id, body, length FROM chunks WHERE chunk_id IN ({marks})", part
             ):
                 rows[row[0]] = row
-        scores = self._bm25(conn, terms, list(rows.values()))
+        scores = self._bm25(wdf, list(rows.values()))
         best = max(scores.values(), default=0.0)
         top = sorted((c for c in scores if scores[c] > 0), key=lambda c: -scores[c])[:n]
         result = {cid: scores[cid] for cid in top}
         result.update((cid, scores.get(cid, 0.0)) for cid in also)
         return result, best
 
-    def _bm25(
-        self, conn: sqlite3.Connection, terms: list[str], rows: list[tuple[str, str, int]]
-    ) -> dict[str, float]:
+    def _bm25(self, df: dict[str, int], rows: list[tuple[str, str, int]]) -> dict[str, float]:
+        """BM25 of the rows (chunk_id, body, length) for the query's terms, given with how many
+        chunks' windows hold each."""
         if not rows:
             return {}
         n_chunks = max(self.size, 1)
         avg = max(int(self._meta("length", "0")) / n_chunks, 1e-9)
-        marks = ",".join("?" * len(terms))
-        df = dict(
-            conn.execute(
-                f"SELECT term, doc FROM fts_vocab WHERE term IN ({marks})", terms
-            ).fetchall()
-        )
-        idf = {t: math.log(1 + (n_chunks - df[t] + 0.5) / (df[t] + 0.5)) for t in terms if t in df}
+        idf = {t: math.log(1 + (n_chunks - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         scores: dict[str, float] = {}
         for cid, body, length in rows:
             counts = Counter(body.split())

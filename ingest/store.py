@@ -277,7 +277,20 @@ class ChromaStore:
         """The records of those of these documents that have one."""
         if not doc_ids:
             return {}
-        result = self._call(lambda: self.docs.get(ids=list(doc_ids), include=["metadatas"]))
+        unique = list(dict.fromkeys(doc_ids))
+        result = self._call(lambda: self.docs.get(ids=unique, include=["metadatas"]))
+        return {
+            doc_id: DocRecord.from_metadata(doc_id, meta or {})
+            for doc_id, meta in zip(result["ids"], result["metadatas"], strict=True)
+        }
+
+    def doc_records_at(self, paths: Sequence[str]) -> dict[str, DocRecord]:
+        """The records of the documents ingested from these file paths."""
+        if not paths:
+            return {}
+        unique = list(dict.fromkeys(paths))
+        where = {"path": unique[0]} if len(unique) == 1 else {"path": {"$in": unique}}
+        result = self._call(lambda: self.docs.get(where=where, include=["metadatas"]))
         return {
             doc_id: DocRecord.from_metadata(doc_id, meta or {})
             for doc_id, meta in zip(result["ids"], result["metadatas"], strict=True)

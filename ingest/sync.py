@@ -135,6 +135,30 @@ def assign_ids(sources: list[SourceFile], records: dict[str, DocRecord]) -> list
     return assigned
 
 
+FEW_FILES = 200  # an ingest of at most this many files reads only the records it may touch
+
+
+def _records_for(
+    store: ChromaStore, sources: list[SourceFile], prune: bool
+) -> tuple[dict[str, DocRecord], list[SourceFile]]:
+    """The document records the ingest needs, and the sources with their ids assigned.
+
+    A few files (an upload) read only the records of their own ids and paths, not the whole
+    store's (seconds at 100,000 documents); should one of them need a distinct id (its name is
+    held by another file), the ids are assigned again against every record, so that a new file
+    never takes an id that a record outside the few holds. A prune needs every record."""
+    if prune or len(sources) > FEW_FILES:
+        records = store.doc_records()
+        return records, assign_ids(sources, records)
+    records = store.doc_records_of([s.doc_id for s in sources])
+    records.update(store.doc_records_at([str(s.path) for s in sources]))
+    assigned = assign_ids(sources, records)
+    if all(a.doc_id == s.doc_id for a, s in zip(assigned, sources, strict=True)):
+        return records, assigned
+    records = store.doc_records()
+    return records, assign_ids(sources, records)
+
+
 def _outcome(source: SourceFile, status: str) -> dict[str, str]:
     return {"doc_id": source.doc_id, "path": str(source.path), "status": status}
 
@@ -362,8 +386,7 @@ def sync(
     sources, problems = discover(paths)
     report.failed.extend(problems)
     store.check_model(embedder.name)
-    records = store.doc_records()
-    sources = assign_ids(sources, records)
+    records, sources = _records_for(store, sources, prune)
     # a change of any of these re-embeds a document even when its file is unchanged
     chunking = f"{chunk_size}/{chunk_overlap}/{SPAN_FORMAT}"
     writer = _Writer(store, embedder, report, flush_at)

@@ -170,7 +170,7 @@ def store_snapshot(store: ChromaStore) -> Snapshot:
     records = {}
     for doc_id, record in store.doc_records().items():
         fields = asdict(record)
-        del fields["ingested_at"]
+        del fields["ingested_at"], fields["changed_at"]  # clock times
         records[doc_id] = fields
     vectors = {c.chunk_id: vector for c, vector, _ in stored}
     return chunks, records, vectors
