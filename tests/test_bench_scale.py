@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "bench" / "scale.py"
 LATENCY = {"asks", "p50_ms", "p95_ms", "max_ms"}
-START = {"health_s", "first_answer_s", "first_answer_ms", "first_answer_refused"}
+START = {"health_s", "first_answer_s", "first_answer_ms", "first_answer_refused", "index_ready_s"}
 FIGURES: dict[str, set[str]] = {
     "encoder": {
         "texts",
