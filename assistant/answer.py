@@ -7,28 +7,17 @@ learned reader (assistant.reader) finds that no retrieved sentence answers the q
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from assistant.keyword import KeywordIndex
-from assistant.question import answer_type_ok, counted, focus_terms
-from assistant.reader import (
-    Candidate,
-    Reader,
-    candidates,
-    is_fragment,
-    sentence_vectors,
-)
+from assistant.reader import Candidate, Reader, candidates, is_fragment, score_support
 from assistant.retrieval import Hit, Retriever, Scope
-from assistant.text import QUESTION_WORDS, tokens
 from ingest.document import overlaps
 from ingest.embedding import Embedder
 from ingest.store import StoredChunk
 
 REFUSAL_TEXT = "The sources don't answer this question."
-_SHORTLIST = 16
 _MIN_EXTRA_LEXICAL = 0.08
 
 
@@ -168,135 +157,8 @@ class ExtractiveAnswerer:
         hits = self.retriever.search(query, k or self.k, scope=scope)
         cands = candidates(hits)
         if cands:
-            self._score(question, context, cands)
+            score_support(question, context, cands, embedder=self.embedder, keyword=self.keyword)
         return hits, sorted(cands, key=lambda c: -c.support)
-
-    def _score(self, question: str, context: str, cands: list[Candidate]) -> None:
-        """Support of each candidate: similarity, plus coverage of the question's terms
-        weighted by how well each term tells the candidates apart, plus retrieval rank."""
-        q_terms = [t for t in dict.fromkeys(tokens(question)) if t not in QUESTION_WORDS]
-        focus, focus_required = focus_terms(question)
-        expand = acronyms(list({c.hit.chunk.text for c in cands}))
-        cand_terms = [_terms_with_expansions(c.text, expand) for c in cands]
-        q_terms = [
-            t
-            for t in dict.fromkeys([*q_terms, *_terms_with_expansions(question, expand)])
-            if t not in QUESTION_WORDS
-        ]
-        n = len(cands)
-        weight = {}
-        for t in q_terms:
-            df = sum(1 for terms in cand_terms if t in terms)
-            weight[t] = math.log(1 + (n - df + 0.5) / (df + 0.5)) * min(self.keyword.idf(t), 6.0)
-        mass = sum(weight.values()) or 1.0
-        asked = set(q_terms) | set(tokens(context))
-        q_vec = self.embedder.embed_query(f"{context} {question}".strip())
-        for cand, terms in zip(cands, cand_terms, strict=True):
-            # words of the document title say which document, not which sentence answers
-            title = _title_terms(cand)
-            lexical = (
-                sum(w * (0.3 if t in title else 1.0) for t, w in weight.items() if t in terms)
-                / mass
-            )
-            evidence = terms | _chunk_terms(cand)
-            if focus_required:
-                missing = [t for t in focus if t not in terms]
-                if focus and not missing and not counted(question, cand.text, focus[-1]):
-                    missing = focus
-            else:
-                missing = [t for t in focus if t not in evidence]
-            novelty = len(terms - asked) / len(terms) if terms else 0.0
-            typed = answer_type_ok(question, cand.text)
-            penalty = 0.0
-            if missing:
-                penalty += 0.5 if focus_required else 0.2 * len(missing) / len(focus)
-            if not typed:
-                penalty += 0.3
-            cand.features = {
-                "dense": 0.0,
-                "lexical": lexical,
-                "hit": cand.hit.score,
-                "novelty": novelty,
-                "focus_missing": float(len(missing)),
-                "type_ok": float(typed),
-            }
-            cand.support = float(
-                0.3 * lexical + 0.1 * cand.hit.score + 0.1 * min(novelty * 2, 1.0) - penalty
-            )
-        # the most promising candidates, judged with the passage's own similarity standing in
-        # for the sentence's, get a sentence vector
-        shortlist = sorted(cands, key=lambda c: -(c.support + 0.5 * c.hit.dense))[:_SHORTLIST]
-        vectors = sentence_vectors(self.keyword.store, self.embedder, shortlist)
-        for cand, sim in zip(shortlist, vectors @ q_vec, strict=True):
-            cand.features["dense"] = float(sim)
-            cand.support += 0.5 * float(sim)
-        embedded = {id(c) for c in shortlist}
-        for cand in cands:
-            if id(cand) not in embedded:
-                cand.support -= 1.0  # never chosen over an embedded, scored sentence
-
-
-_ACRONYM_DEF = re.compile(r"\(([A-Z][A-Za-z]{1,7})\)")
-
-
-def acronyms(texts: list[str]) -> dict[str, str]:
-    """Acronyms the texts define, as in "conflict-related sexual violence (CRSV)"."""
-    found: dict[str, str] = {}
-    for text in texts:
-        for match in _ACRONYM_DEF.finditer(text):
-            acronym = match.group(1)
-            letters = [ch.lower() for ch in acronym if ch.isupper()]
-            if len(letters) < 2:
-                continue
-            words = re.findall(
-                r"[\w’']+(?:-[\w’']+)*", text[max(0, match.start() - 200) : match.start()]
-            )
-            parts: list[str] = []
-            for word in reversed(words):
-                parts.insert(0, word)
-                initials = [p[0].lower() for w in parts for p in w.split("-") if p]
-                significant = [
-                    i
-                    for i, w in zip(
-                        initials, [p for w in parts for p in w.split("-") if p], strict=True
-                    )
-                    if w.lower() not in _MINOR
-                ]
-                if significant == letters or initials == letters:
-                    found[acronym.lower()] = " ".join(parts)
-                    break
-                if len(parts) > len(letters) + 3:
-                    break
-    return found
-
-
-_MINOR = frozenset(["of", "and", "the", "for", "on", "in", "to", "a", "an"])
-
-
-def _terms_with_expansions(text: str, expand: dict[str, str]) -> set[str]:
-    terms = set(tokens(text))
-    for word in re.findall(r"\b[A-Z][A-Za-z]{1,7}\b", text):
-        phrase = expand.get(word.lower())
-        if phrase:
-            terms.update(tokens(phrase))
-    return terms
-
-
-def _title_terms(cand: Candidate) -> set[str]:
-    cached = getattr(cand.hit, "_title_terms", None)
-    if cached is None:
-        cached = set(tokens(cand.hit.chunk.title))
-        cand.hit._title_terms = cached  # type: ignore[attr-defined]
-    return cached
-
-
-def _chunk_terms(cand: Candidate) -> set[str]:
-    cached = getattr(cand.hit, "_terms", None)
-    if cached is None:
-        chunk = cand.hit.chunk
-        cached = set(tokens(f"{chunk.title} {chunk.location} {chunk.text}"))
-        cand.hit._terms = cached  # type: ignore[attr-defined]
-    return cached
 
 
 def _passages(hits: list[Hit], limit: int = 3) -> list[Citation]:

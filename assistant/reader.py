@@ -1,7 +1,9 @@
 """The answer decision: which retrieved sentence answers, and whether any does.
 
 1. Candidates are the sentences of the retrieved passages (a list intro together with its items);
-   the answerer (assistant.answer) scores each one's support (word overlap, similarity, rank).
+   ``score_support`` gives each one's support: similarity, coverage of the question's
+   distinctive words, retrieval rank, and whether it holds what the question asks for (its
+   focus terms, a count for "how many", a date or a name).
 2. A cheap shortlist: the sentence vector pooled from its chunk's encoding at ingest
    (ingest.span_vectors) against the question, plus how much of the question's rarer words the
    sentence holds; the best-supported sentences join it.
@@ -35,7 +37,7 @@ import numpy as np
 from assistant.keyword import KeywordIndex
 from assistant.reader_model import PairScorer, pair_text
 from assistant.retrieval import Hit
-from assistant.text import tokens
+from assistant.text import QUESTION_WORDS, acronyms, tokens
 from ingest.document import overlaps
 from ingest.embedding import Embedder
 from ingest.sentences import BULLET, is_intro, is_list_item, sentence_spans
@@ -45,6 +47,8 @@ MODEL_DIR = Path(__file__).parent / "models"
 DEFAULT_WEIGHTS = MODEL_DIR / "reader.safetensors"
 DEFAULT_DECISION = MODEL_DIR / "reader.decision.json"
 MAX_QUOTE_CHARS = 900
+# candidates given a sentence vector by score_support (the rest are never chosen over them)
+_SHORTLIST = 16
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -307,6 +311,227 @@ def is_fragment(text: str) -> bool:
     # "Ley General de Acceso de las Mujeres.")
     long = [w for w in words if len(w) > 3 and not w.isdigit()]
     return len(words) < 16 and len(long) >= 2 and all(w[0].isupper() for w in long)
+
+
+# What a question asks for: its focus terms, which the evidence must contain. "Who was the course
+# director of ...?" asks for a course director: a passage about the course that never mentions a
+# director cannot answer it, however similar it is. Category words such as "body", "amount" or
+# "country" are exempt: the answer names an instance, not the category.
+_WH = r"(?:what|which|who|whom|whose|how\s+(?:many|much|long|often|old|large|big))"
+_BE = (
+    r"(?:is|are|was|were|be|been|does|do|did|has|have|had|can|could|will|would|shall|"
+    r"should|must|may)"
+)
+_FOCUS = re.compile(
+    rf"^\s*(?:and\s+|so\s+|then\s+)?(?P<wh>{_WH})\b(?:\s+{_BE}\b)?(?:\s+(?:the|a|an|this|that|"
+    rf"these|those|its|their|his|her))?\s+(?P<np>[^?,;]+)",
+    re.IGNORECASE,
+)
+# words that end the noun phrase: verbs, prepositions, clause starters
+_NP_END = re.compile(
+    r"\b(?:is|are|was|were|be|been|does|do|did|has|have|had|can|could|will|would|shall|should|"
+    r"must|may|might|of|in|on|at|for|to|from|by|with|under|about|that|which|who|whom|when|"
+    r"where|per|during|between|against|into|through)\b",
+    re.IGNORECASE,
+)
+GENERIC = frozenset(
+    tokens(
+        """body bodies kind kinds type types sort form forms amount amounts money number numbers
+        sum total percentage share entity entities organization organizations organisation
+        group groups person people individual individuals official officials country countries
+        nation nations place places location date dates day days year years time times way ways
+        method methods means reason reasons purpose purposes role roles name names thing things
+        item items part parts aspect aspects step steps area areas factor factors topic topics
+        subject subjects issue issues document documents action actions measure measures
+        element elements category categories example examples goal goals level levels
+        requirement requirements responsibility responsibilities one ones law laws
+        provision provisions"""
+    )
+)
+
+
+def focus_terms(question: str) -> tuple[list[str], bool]:
+    """Stemmed head terms of the thing the question asks about, and whether they are
+    required: "who was the course director", "how many hours" name what the answer must
+    mention; for "what/which X" the answer may name an instance of X instead."""
+    match = _FOCUS.match(question)
+    if not match:
+        return [], False
+    wh = match.group("wh").lower()
+    after_wh = question[match.end("wh") :]
+    if wh in {"who", "whom"} and not re.match(r"^\s*(?:is|are|was|were)\b", after_wh, re.I):
+        return [], False  # "Who leads X?" asks for a person; the verb is not the focus
+    if wh.startswith("how") and re.match(rf"^\s*{_BE}\b", after_wh, re.I):
+        return [], False  # "How much does X cost?" has no noun focus
+    phrase = match.group("np")
+    end = _NP_END.search(phrase)
+    if end:
+        phrase = phrase[: end.start()]
+    words = phrase.split()
+    # a past-tense verb ends the phrase ("countries joined ...")
+    for i, word in enumerate(words[1:], start=1):
+        if re.search(r"ed$", word, re.I):
+            words = words[:i]
+            break
+    required = wh in {"who", "whom"} or wh.startswith("how")
+    if required:
+        # in "officers and lawyers" the last conjunct carries the head noun
+        words = re.split(r"\s+(?:and|or)\s+", " ".join(words))[-1].split()
+        terms = [t for t in tokens(" ".join(words[-1:])) if t not in GENERIC]
+        return terms, True
+    # "which X ..." without a clear end: the first words are the noun phrase
+    words = words[:2] if len(words) > 3 else words[-2:]
+    return [t for t in tokens(" ".join(words)) if t not in GENERIC], False
+
+
+_COUNT = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+    r"fourteen|fifteen|twenty|thirty|forty|fifty|hundred|thousand|dozens?|hundreds|thousands|"
+    r"millions?|billions?|several|all|no|both|each)\b",
+    re.IGNORECASE,
+)
+
+
+def counted(question: str, sentence: str, head: str) -> bool:
+    """For "how many X": is some X in the sentence preceded closely by a number?"""
+    if not re.match(r"^\s*how\s+many\b", question, re.I):
+        return True
+    words = re.findall(r"[\w$.,%-]+", sentence)
+    for i, word in enumerate(words):
+        if tokens(word) == [head] and any(_COUNT.search(w) for w in words[max(0, i - 6) : i]):
+            return True
+    return False
+
+
+_NAME_Q = re.compile(r"\b(?:names?\s+of|who\s+(?:is|are|was|were)|named|called)\b", re.I)
+_PROPER_NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z]+\b")
+
+
+_NUMBER_Q = re.compile(
+    r"^\s*(?:how\s+(?:many|much|long|often|old)|what\s+(?:percentage|percent|number|amount|sum|"
+    r"share|proportion)|in\s+what\s+year)\b",
+    re.IGNORECASE,
+)
+_WHEN_Q = re.compile(r"^\s*(?:when|what\s+(?:year|date|day|month))\b", re.IGNORECASE)
+_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|twenty|"
+    r"thirty|forty|fifty|hundred|thousand|million|billion|half|once|twice|annual|annually|"
+    r"yearly|quarterly|monthly|weekly|daily)\b",
+    re.IGNORECASE,
+)
+_DATE = re.compile(
+    r"\b(?:1[89]\d\d|20\d\d|January|February|March|April|May|June|July|August|September|"
+    r"October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\b"
+)
+
+
+def answer_type_ok(question: str, sentence: str) -> bool:
+    """Whether the sentence has the kind of thing the question asks for (number, date, name)."""
+    if _NAME_Q.search(question):
+        asked = question.lower()
+        return any(m.group().lower() not in asked for m in _PROPER_NAME.finditer(sentence))
+    if _WHEN_Q.match(question):
+        return bool(_DATE.search(sentence))
+    if _NUMBER_Q.match(question):
+        return bool(_NUMBER.search(sentence))
+    return True
+
+
+def score_support(
+    question: str,
+    context: str,
+    cands: list[Candidate],
+    *,
+    embedder: Embedder,
+    keyword: KeywordIndex,
+) -> None:
+    """Support of each candidate: similarity, plus coverage of the question's terms
+    weighted by how well each term tells the candidates apart, plus retrieval rank."""
+    q_terms = [t for t in dict.fromkeys(tokens(question)) if t not in QUESTION_WORDS]
+    focus, focus_required = focus_terms(question)
+    expand = acronyms(list({c.hit.chunk.text for c in cands}))
+    cand_terms = [_terms_with_expansions(c.text, expand) for c in cands]
+    q_terms = [
+        t
+        for t in dict.fromkeys([*q_terms, *_terms_with_expansions(question, expand)])
+        if t not in QUESTION_WORDS
+    ]
+    n = len(cands)
+    weight = {}
+    for t in q_terms:
+        df = sum(1 for terms in cand_terms if t in terms)
+        weight[t] = math.log(1 + (n - df + 0.5) / (df + 0.5)) * min(keyword.idf(t), 6.0)
+    mass = sum(weight.values()) or 1.0
+    asked = set(q_terms) | set(tokens(context))
+    q_vec = embedder.embed_query(f"{context} {question}".strip())
+    for cand, terms in zip(cands, cand_terms, strict=True):
+        # words of the document title say which document, not which sentence answers
+        title = _title_terms(cand)
+        lexical = (
+            sum(w * (0.3 if t in title else 1.0) for t, w in weight.items() if t in terms) / mass
+        )
+        nearby = terms | _chunk_terms(cand)
+        if focus_required:
+            missing = [t for t in focus if t not in terms]
+            if focus and not missing and not counted(question, cand.text, focus[-1]):
+                missing = focus
+        else:
+            missing = [t for t in focus if t not in nearby]
+        novelty = len(terms - asked) / len(terms) if terms else 0.0
+        typed = answer_type_ok(question, cand.text)
+        penalty = 0.0
+        if missing:
+            penalty += 0.5 if focus_required else 0.2 * len(missing) / len(focus)
+        if not typed:
+            penalty += 0.3
+        cand.features = {
+            "dense": 0.0,
+            "lexical": lexical,
+            "hit": cand.hit.score,
+            "novelty": novelty,
+            "focus_missing": float(len(missing)),
+            "type_ok": float(typed),
+        }
+        cand.support = float(
+            0.3 * lexical + 0.1 * cand.hit.score + 0.1 * min(novelty * 2, 1.0) - penalty
+        )
+    # the most promising candidates, judged with the passage's own similarity standing in
+    # for the sentence's, get a sentence vector
+    shortlist = sorted(cands, key=lambda c: -(c.support + 0.5 * c.hit.dense))[:_SHORTLIST]
+    vectors = sentence_vectors(keyword.store, embedder, shortlist)
+    for cand, sim in zip(shortlist, vectors @ q_vec, strict=True):
+        cand.features["dense"] = float(sim)
+        cand.support += 0.5 * float(sim)
+    embedded = {id(c) for c in shortlist}
+    for cand in cands:
+        if id(cand) not in embedded:
+            cand.support -= 1.0  # never chosen over an embedded, scored sentence
+
+
+def _terms_with_expansions(text: str, expand: dict[str, str]) -> set[str]:
+    terms = set(tokens(text))
+    for word in re.findall(r"\b[A-Z][A-Za-z]{1,7}\b", text):
+        phrase = expand.get(word.lower())
+        if phrase:
+            terms.update(tokens(phrase))
+    return terms
+
+
+def _title_terms(cand: Candidate) -> set[str]:
+    cached = getattr(cand.hit, "_title_terms", None)
+    if cached is None:
+        cached = set(tokens(cand.hit.chunk.title))
+        cand.hit._title_terms = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _chunk_terms(cand: Candidate) -> set[str]:
+    cached = getattr(cand.hit, "_terms", None)
+    if cached is None:
+        chunk = cand.hit.chunk
+        cached = set(tokens(f"{chunk.title} {chunk.location} {chunk.text}"))
+        cand.hit._terms = cached  # type: ignore[attr-defined]
+    return cached
 
 
 class Reader:

@@ -294,3 +294,40 @@ def query_tokens(text: str, languages: frozenset[str] | set[str]) -> list[str]:
     for language in sorted(languages):
         terms.update(dict.fromkeys(tokens(text, language)))
     return list(terms)
+
+
+_ACRONYM_DEF = re.compile(r"\(([A-Z][A-Za-z]{1,7})\)")
+
+
+def acronyms(texts: list[str]) -> dict[str, str]:
+    """Acronyms the texts define, as in "conflict-related sexual violence (CRSV)"."""
+    found: dict[str, str] = {}
+    for text in texts:
+        for match in _ACRONYM_DEF.finditer(text):
+            acronym = match.group(1)
+            letters = [ch.lower() for ch in acronym if ch.isupper()]
+            if len(letters) < 2:
+                continue
+            words = re.findall(
+                r"[\w’']+(?:-[\w’']+)*", text[max(0, match.start() - 200) : match.start()]
+            )
+            parts: list[str] = []
+            for word in reversed(words):
+                parts.insert(0, word)
+                initials = [p[0].lower() for w in parts for p in w.split("-") if p]
+                significant = [
+                    i
+                    for i, w in zip(
+                        initials, [p for w in parts for p in w.split("-") if p], strict=True
+                    )
+                    if w.lower() not in _MINOR
+                ]
+                if significant == letters or initials == letters:
+                    found[acronym.lower()] = " ".join(parts)
+                    break
+                if len(parts) > len(letters) + 3:
+                    break
+    return found
+
+
+_MINOR = frozenset(["of", "and", "the", "for", "on", "in", "to", "a", "an"])

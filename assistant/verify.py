@@ -29,10 +29,10 @@ from typing import Literal
 
 import numpy as np
 
-from assistant.answer import Answer, Citation, acronyms
+from assistant.answer import Answer, Citation
 from assistant.reader import candidates
 from assistant.retrieval import Hit
-from assistant.text import tokens
+from assistant.text import acronyms, tokens
 from ingest.embedding import Embedder
 from ingest.sentences import LIST_ITEM, sentence_spans
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer import REFUSAL_TEXT, Answer, Citation, ExtractiveAnswerer, acronyms
+from assistant.answer import REFUSAL_TEXT, Answer, Citation, ExtractiveAnswerer
 from assistant.service import Service
+from assistant.text import acronyms
 from ingest.loaders import load_document
 
 TREASURY = "What does the Treasury do about conflict-related sexual violence?"

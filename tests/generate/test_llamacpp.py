@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from assistant.answer import Answer, Citation, acronyms
+from assistant.answer import Answer, Citation
 from assistant.conversation import Message
 from assistant.llm import ChatLLM
 from assistant.service import Service
-from assistant.text import tokens
+from assistant.text import acronyms, tokens
 from ingest.embedding import Embedder
 from tests.conftest import DEV_QUESTIONS
 from tests.generate.conftest import assert_cited, assert_unchanged_by_planting, llamacpp_service

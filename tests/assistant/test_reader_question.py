@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.question import answer_type_ok, counted, focus_terms
+from assistant.reader import answer_type_ok, counted, focus_terms
 
 
 @pytest.mark.parametrize(
