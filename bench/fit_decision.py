@@ -275,7 +275,7 @@ def main() -> None:
     decided = cross_validate(rows, args.ratio, args.l2)
     table = []
     for floor in FLOORS:
-        for t in np.round(np.arange(0.025, 0.31, 0.025), 3):
+        for t in np.round(np.arange(0.025, 0.31, 0.0125), 4):
             entry: dict[str, Any] = {}
             for name, group in groups.items():
                 ids = {id(r) for r in group}
