@@ -342,7 +342,7 @@ def main() -> None:
             optim.step()
             sched.step()
             optim.zero_grad()
-            running += float(loss)
+            running += float(loss.detach())
             step += 1
             if step % 50 == 0:
                 minutes = (time.time() - started) / 60
