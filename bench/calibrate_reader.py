@@ -146,14 +146,15 @@ def main() -> None:
     logits = np.array([r["logit"] for r in rows])
     labels = np.array([1.0 if r["hit"] else 0.0 for r in rows])
     scale, bias = platt(logits, labels)
+    calibrated = Calibration(scale, bias)
     for r in rows:
-        r["p"] = 1 / (1 + math.exp(-(scale * r["logit"] + bias)))
+        r["p"] = calibrated(r["logit"])
     table = sweep(rows, np.round(np.arange(0.05, 0.96, 0.05), 2))
     ok = [t for t in table if t["refusal_precision"] >= args.precision]
     chosen = max(ok, key=lambda t: t["refusal_recall"] + t["answer_recall"]) if ok else None
     answerable = sum(1 for r in rows if r["answerable"])
     unrelated = unrelated_best(reader, articles, items)
-    unrelated_p = [1 / (1 + math.exp(-(scale * x + bias))) for x in unrelated]
+    unrelated_p = [calibrated(x) for x in unrelated]
     result = {
         "scale": scale,
         "bias": bias,
